@@ -1,0 +1,132 @@
+# trainbound - one non-recursive Makefile.
+#
+#   make                  build build/trainbound
+#   make test             install missing packages, build, run every test
+#   make run              install missing packages, build, start the server
+#   make unit | http      one test layer
+#   make SANITIZER=address|undefined test   sanitizer build in build-<name>/
+#   make valgrind         unit tests under valgrind (CK_FORK=no)
+#   make bench            benchmarks (not part of make test)
+#
+# Knobs: CC, OPT, CFLAGS, LDFLAGS, V=1 for full command lines.
+
+CC ?= cc
+OPT ?= -O2 -g
+SANITIZER ?=
+BUILD ?= build$(if $(SANITIZER),-$(SANITIZER),)
+
+WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla \
+        -Werror=implicit-function-declaration
+PROJ_CFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(WARN) -MMD -MP -Icore -Iservice -I$(BUILD)
+# The reference path must keep science.md's evaluation order: no FMA contraction.
+CORE_CFLAGS := -ffp-contract=off
+
+ifeq ($(SANITIZER),address)
+  SAN_FLAGS := -fsanitize=address -fno-omit-frame-pointer
+else ifeq ($(SANITIZER),undefined)
+  SAN_FLAGS := -fsanitize=undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+else ifeq ($(SANITIZER),thread)
+  SAN_FLAGS := -fsanitize=thread -fno-omit-frame-pointer
+else ifneq ($(SANITIZER),)
+  $(error SANITIZER must be address, undefined or thread)
+endif
+
+PKGS := libmicrohttpd jansson sqlite3 libuv
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CHECK_CFLAGS = $(shell pkg-config --cflags check 2>/dev/null)
+CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null)
+
+ALL_CFLAGS = $(PROJ_CFLAGS) $(OPT) $(SAN_FLAGS) $(CFLAGS)
+ALL_LDFLAGS = $(SAN_FLAGS) $(LDFLAGS)
+
+ifeq ($(V),1)
+  Q :=
+else
+  Q := @
+endif
+
+CORE_SRC := $(wildcard core/*.c)
+SVC_SRC := $(filter-out service/main.c,$(wildcard service/*.c))
+MIG_SQL := $(sort $(wildcard migrations/*.sql))
+CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/%.o)
+SVC_OBJ := $(SVC_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/migrations.o $(BUILD)/gen/assets.o
+UNIT_SRC := $(wildcard tests/unit/core/test_*.c tests/unit/service/test_*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+ASSETS := $(sort $(wildcard api/openapi.yaml api/openapi.json service/web/*))
+
+.PHONY: all deps test unit cli http run clean valgrind bench lint
+all: $(BUILD)/trainbound
+
+deps:
+	$(Q)sh docker/install-deps.sh
+
+$(BUILD)/libtbcore.a: $(CORE_OBJ)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/libtbsvc.a: $(SVC_OBJ)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/trainbound: $(BUILD)/service/main.o $(BUILD)/libtbsvc.a $(BUILD)/libtbcore.a
+	@echo "  LD    $@"
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread -lm
+
+$(BUILD)/core/%.o: core/%.c
+	@mkdir -p $(dir $@)
+	@echo "  CC    $<"
+	$(Q)$(CC) $(ALL_CFLAGS) $(CORE_CFLAGS) -c -o $@ $<
+
+$(BUILD)/service/%.o: service/%.c
+	@mkdir -p $(dir $@)
+	@echo "  CC    $<"
+	$(Q)$(CC) $(ALL_CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
+
+# Migrations and web assets are embedded by generated C files; never edit them.
+$(BUILD)/gen/migrations.c: $(MIG_SQL) service/gen-embed.sh
+	@mkdir -p $(dir $@)
+	$(Q)sh service/gen-embed.sh migrations $(MIG_SQL) > $@
+
+$(BUILD)/gen/assets.c: $(ASSETS) service/gen-embed.sh
+	@mkdir -p $(dir $@)
+	$(Q)sh service/gen-embed.sh assets $(ASSETS) > $@
+
+$(BUILD)/gen/%.o: $(BUILD)/gen/%.c
+	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libtbsvc.a $(BUILD)/libtbcore.a
+	@mkdir -p $(dir $@)
+	@echo "  TEST  $@"
+	$(Q)$(CC) $(ALL_CFLAGS) $(CORE_CFLAGS) $(PKG_CFLAGS) $(CHECK_CFLAGS) -Itests/lib -o $@ $< \
+	  $(BUILD)/libtbsvc.a $(BUILD)/libtbcore.a $(ALL_LDFLAGS) $(PKG_LIBS) $(CHECK_LIBS) -lpthread -lm
+
+test: deps
+	$(Q)$(MAKE) --no-print-directory unit cli http
+
+unit: $(UNIT_BIN)
+	$(Q)sh tests/lib/run-unit.sh $(UNIT_BIN)
+
+cli: $(BUILD)/trainbound
+	$(Q)TB_BIN=$(BUILD)/trainbound sh tests/lib/run-scripts.sh tests/cli
+
+http: $(BUILD)/trainbound
+	$(Q)TB_BIN=$(BUILD)/trainbound sh tests/lib/run-scripts.sh tests/http
+
+valgrind: $(UNIT_BIN) $(BUILD)/trainbound
+	$(Q)CK_FORK=no TB_VALGRIND=1 sh tests/lib/run-unit.sh $(UNIT_BIN)
+
+run: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)mkdir -p data
+	exec $(BUILD)/trainbound serve --listen 127.0.0.1:8080 --db data/trainbound.db
+
+bench: $(BUILD)/trainbound
+	$(Q)sh bench/run.sh $(BUILD)/trainbound
+
+lint:
+	$(Q)clang-format --dry-run -Werror core/*.[ch] service/*.[ch]
+	$(Q)cppcheck -q --error-exitcode=1 --std=c11 -Icore -Iservice core service
+
+clean:
+	rm -rf build build-address build-undefined build-thread
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,206 @@
+/*
+ * model.c - the loss families, their gradients and their roughness.
+ *
+ * Owns: tb_loss(), tb_grad(), tb_roughness(), tb_spec_check(), the grid
+ * (tb_grid_points(), tb_grid_lr()) and tb_strerror().
+ * Threads: pure functions; any thread.
+ *
+ * Evaluation order is science.md's reference order ([L]): the phase is
+ * (2*pi*x)/lam, the additive gradient 2x - ((2*pi*eps)*sin)/lam, the
+ * multiplicative one (2x)(1+eps*C) - (((2*pi*R)*eps)*sin)/lam. sweep.c uses
+ * the same expressions through model_int.h, so tb_loss/tb_grad and the
+ * sweep cannot drift apart. This file is built with -ffp-contract=off.
+ */
+#include <math.h>
+
+#include "model_int.h"
+#include "tb.h"
+
+const char *tb_strerror(int code)
+{
+    switch (code) {
+    case TB_OK:
+        return "ok";
+    case TB_EINVAL:
+        return "invalid argument";
+    case TB_ENOMEM:
+        return "out of memory";
+    case TB_ECANCELED:
+        return "canceled";
+    default:
+        return "unknown error";
+    }
+}
+
+int tb_spec_check(const struct tb_spec *spec)
+{
+    const struct tb_model *m;
+    int i;
+
+    if (!spec)
+        return TB_EINVAL;
+    m = &spec->model;
+    if (m->dim < 1 || m->dim > TB_MAX_DIM)
+        return TB_EINVAL;
+    switch (m->family) {
+    case TB_QUADRATIC:
+        if (m->n_terms != 0)
+            return TB_EINVAL;
+        break;
+    case TB_ADDITIVE:
+        if (m->n_terms < 1 || m->n_terms > TB_MAX_TERMS)
+            return TB_EINVAL;
+        break;
+    case TB_MULTIPLICATIVE:
+        if (m->n_terms != 1)
+            return TB_EINVAL;
+        break;
+    default:
+        return TB_EINVAL;
+    }
+    for (i = 0; i < m->n_terms; i++) {
+        if (!isfinite(m->terms[i].amplitude))
+            return TB_EINVAL;
+        if (!isfinite(m->terms[i].wavelength) || !(m->terms[i].wavelength > 0))
+            return TB_EINVAL;
+    }
+    if (spec->x0) {
+        for (i = 0; i < m->dim; i++)
+            if (!isfinite(spec->x0[i]))
+                return TB_EINVAL;
+    } else if (!isfinite(spec->x0_scalar)) {
+        return TB_EINVAL;
+    }
+    if (spec->steps < 1)
+        return TB_EINVAL;
+    if (spec->criterion != TB_MAX_LOSS && spec->criterion != TB_LOSS_SUM &&
+        spec->criterion != TB_FINAL_LOSS)
+        return TB_EINVAL;
+    if (!isfinite(spec->threshold))
+        return TB_EINVAL;
+    if (spec->nan_policy != TB_NAN_DIVERGENT && spec->nan_policy != TB_NAN_BOUNDED)
+        return TB_EINVAL;
+    if (spec->precision != TB_PRECISION_REFERENCE)
+        return TB_EINVAL;
+    if (spec->n_axes != 1 || spec->axes[0].kind != TB_AXIS_LR)
+        return TB_EINVAL;
+    if (!isfinite(spec->axes[0].min) || !isfinite(spec->axes[0].max) ||
+        !(spec->axes[0].min < spec->axes[0].max))
+        return TB_EINVAL;
+    if (!isfinite(spec->axes[0].max - spec->axes[0].min))
+        return TB_EINVAL;
+    if (spec->axes[0].levels < 0 || spec->axes[0].levels > TB_MAX_LEVELS)
+        return TB_EINVAL;
+    return TB_OK;
+}
+
+uint64_t tb_grid_points(const struct tb_spec *spec)
+{
+    return ((uint64_t)1 << spec->axes[0].levels) + 1;
+}
+
+double tb_grid_lr(const struct tb_spec *spec, uint64_t j)
+{
+    const struct tb_axis *a = &spec->axes[0];
+    uint64_t last = (uint64_t)1 << a->levels;
+    double h = (a->max - a->min) / (double)last; /* exact: a power-of-two scale */
+
+    /* Like numpy.linspace: the last point is exactly max. */
+    if (j >= last)
+        return a->max;
+    return a->min + (double)j * h;
+}
+
+double tb_loss(const struct tb_model *m, const double *x)
+{
+    double f = 0.0, r = 0.0, c = 0.0;
+    int i, k;
+
+    switch (m->family) {
+    case TB_QUADRATIC:
+        for (i = 0; i < m->dim; i++)
+            f += x[i] * x[i];
+        return f;
+    case TB_ADDITIVE:
+        for (i = 0; i < m->dim; i++) {
+            double fi = x[i] * x[i];
+            for (k = 0; k < m->n_terms; k++)
+                fi = fi + m->terms[k].amplitude *
+                              cos(TB_PHASE(x[i], m->terms[k].wavelength));
+            f += fi;
+        }
+        return f;
+    case TB_MULTIPLICATIVE:
+        for (i = 0; i < m->dim; i++) {
+            r += x[i] * x[i];
+            c += cos(TB_PHASE(x[i], m->terms[0].wavelength));
+        }
+        return TB_MUL_LOSS(r, c, m->terms[0].amplitude);
+    }
+    return NAN;
+}
+
+void tb_grad(const struct tb_model *m, const double *x, double *g)
+{
+    double r = 0.0, c = 0.0, eps, lam;
+    int i, k;
+
+    switch (m->family) {
+    case TB_QUADRATIC:
+        for (i = 0; i < m->dim; i++)
+            g[i] = 2 * x[i];
+        return;
+    case TB_ADDITIVE:
+        for (i = 0; i < m->dim; i++) {
+            double gi = 2 * x[i];
+            for (k = 0; k < m->n_terms; k++)
+                gi = TB_ADD_GRAD_TERM(gi, m->terms[k].amplitude, m->terms[k].wavelength,
+                                      sin(TB_PHASE(x[i], m->terms[k].wavelength)));
+            g[i] = gi;
+        }
+        return;
+    case TB_MULTIPLICATIVE:
+        eps = m->terms[0].amplitude;
+        lam = m->terms[0].wavelength;
+        for (i = 0; i < m->dim; i++) {
+            r += x[i] * x[i];
+            c += cos(TB_PHASE(x[i], lam));
+        }
+        for (i = 0; i < m->dim; i++)
+            g[i] = TB_MUL_GRAD(x[i], r, c, eps, lam, sin(TB_PHASE(x[i], lam)));
+        return;
+    }
+}
+
+void tb_roughness(const struct tb_model *m, struct tb_roughness *out)
+{
+    int k;
+
+    out->critical = TB_THETA_C;
+    switch (m->family) {
+    case TB_QUADRATIC:
+        out->theta = 0.0;
+        out->convex = 1;
+        return;
+    case TB_ADDITIVE:
+        out->theta = 0.0;
+        for (k = 0; k < m->n_terms; k++)
+            out->theta += m->terms[k].amplitude /
+                          (m->terms[k].wavelength * m->terms[k].wavelength);
+        /* f'' = 2 - sum eps_k (2 pi/lam_k)^2 cos(.) >= 0 everywhere iff
+         * sum |eps_k|/lam_k^2 <= theta_c (the cosines can all reach -sign). */
+        {
+            double worst = 0.0;
+            for (k = 0; k < m->n_terms; k++)
+                worst += fabs(m->terms[k].amplitude) /
+                         (m->terms[k].wavelength * m->terms[k].wavelength);
+            out->convex = worst <= TB_THETA_C;
+        }
+        return;
+    case TB_MULTIPLICATIVE:
+        out->theta = m->terms[0].amplitude;
+        out->critical = INFINITY; /* no finite critical value */
+        out->convex = m->terms[0].amplitude == 0.0;
+        return;
+    }
+}

@@ -1,0 +1,287 @@
+/*
+ * sweep.c - gradient descent over a tile of the learning-rate grid, and the
+ * divergence label of each run (science.md section 2).
+ *
+ * Owns: tb_sweep_tile(), tb_labels_put().
+ * Threads: runs on whichever thread calls it (a CLI worker or a libuv pool
+ * thread); reentrant. The only shared state it reads is the spec and the
+ * caller's cancel flag (an atomic, read relaxed).
+ *
+ * Every run is independent, so a label depends only on the spec and the
+ * point index: never on the tile split or the thread. The expressions are
+ * the reference order from model_int.h. glibc's sincos() returns exactly
+ * sin() and cos() (one shared kernel), which a unit test checks.
+ */
+#define _GNU_SOURCE /* sincos */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model_int.h"
+#include "tb.h"
+
+enum { VERDICT_GO = -1, VERDICT_BOUNDED = 0, VERDICT_DIVERGENT = 1 };
+
+struct judge {
+    enum tb_criterion kind;
+    double threshold;
+    int nan_divergent;
+};
+
+/*
+ * The verdict after step t >= 1 with loss f. The running sum is updated for
+ * the loss-sum criterion. A NaN loss is absorbing (x stays NaN), so under
+ * the bounded NaN policy no later step can cross the threshold: the run
+ * stops there as bounded, which is what simulating to T would give.
+ */
+static inline int judge_step(const struct judge *j, double f, double *sum)
+{
+    if (j->kind == TB_MAX_LOSS) {
+        if (f > j->threshold)
+            return VERDICT_DIVERGENT;
+    } else if (j->kind == TB_LOSS_SUM) {
+        *sum += f;
+        if (*sum >= j->threshold)
+            return VERDICT_DIVERGENT;
+        if (isnan(*sum) && !j->nan_divergent)
+            return VERDICT_BOUNDED;
+    }
+    if (!isfinite(f)) {
+        if (j->nan_divergent)
+            return VERDICT_DIVERGENT;
+        if (isnan(f))
+            return VERDICT_BOUNDED;
+    }
+    return VERDICT_GO;
+}
+
+/* The verdict after the last step T with loss f (no earlier step stopped). */
+static inline int judge_final(const struct judge *j, double f)
+{
+    if (j->kind == TB_FINAL_LOSS && f >= j->threshold)
+        return VERDICT_DIVERGENT;
+    return VERDICT_BOUNDED;
+}
+
+/* ---- one-dimensional runs: no arrays, the hot case ---------------------- */
+
+static int run_quadratic_1d(double x, double s, int steps, const struct judge *j,
+                            uint64_t *done)
+{
+    double f = 0.0, sum = 0.0;
+    int t, v;
+
+    for (t = 1; t <= steps; t++) {
+        x = x - s * (2 * x);
+        f = x * x;
+        v = judge_step(j, f, &sum);
+        if (v != VERDICT_GO) {
+            *done = (uint64_t)t;
+            return v;
+        }
+    }
+    *done = (uint64_t)steps;
+    return judge_final(j, f);
+}
+
+static int run_additive_1d(double x, double s, int steps, double eps, double lam,
+                           const struct judge *j, uint64_t *done)
+{
+    double f = 0.0, sum = 0.0, sn, cs;
+    int t, v;
+
+    sincos(TB_PHASE(x, lam), &sn, &cs);
+    for (t = 1; t <= steps; t++) {
+        x = x - s * TB_ADD_GRAD_TERM(2 * x, eps, lam, sn);
+        sincos(TB_PHASE(x, lam), &sn, &cs);
+        f = x * x + eps * cs;
+        v = judge_step(j, f, &sum);
+        if (v != VERDICT_GO) {
+            *done = (uint64_t)t;
+            return v;
+        }
+    }
+    *done = (uint64_t)steps;
+    return judge_final(j, f);
+}
+
+static int run_multiplicative_1d(double x, double s, int steps, double eps, double lam,
+                                 const struct judge *j, uint64_t *done)
+{
+    double f = 0.0, sum = 0.0, sn, cs, r;
+    int t, v;
+
+    sincos(TB_PHASE(x, lam), &sn, &cs);
+    r = x * x;
+    for (t = 1; t <= steps; t++) {
+        x = x - s * TB_MUL_GRAD(x, r, cs, eps, lam, sn);
+        sincos(TB_PHASE(x, lam), &sn, &cs);
+        r = x * x;
+        f = TB_MUL_LOSS(r, cs, eps);
+        v = judge_step(j, f, &sum);
+        if (v != VERDICT_GO) {
+            *done = (uint64_t)t;
+            return v;
+        }
+    }
+    *done = (uint64_t)steps;
+    return judge_final(j, f);
+}
+
+/* ---- d-dimensional runs ------------------------------------------------- */
+
+/*
+ * Step t computes f(x_t) and, in the same pass, x_{t+1} for the separable
+ * families (each coordinate's gradient needs only that coordinate). The
+ * multiplicative family couples coordinates through R and C, so it keeps
+ * the sines of step t in sn[] and updates in a second pass.
+ */
+static int run_general(const struct tb_spec *sp, double s, double *x, double *sn,
+                       const struct judge *j, uint64_t *done)
+{
+    const struct tb_model *m = &sp->model;
+    const int d = m->dim, steps = sp->steps;
+    double sum = 0.0, f = 0.0, r = 0.0, c = 0.0;
+    int i, k, t, v;
+
+    for (i = 0; i < d; i++)
+        x[i] = sp->x0 ? sp->x0[i] : sp->x0_scalar;
+
+    for (t = 0;; t++) {
+        f = 0.0;
+        if (m->family == TB_QUADRATIC) {
+            for (i = 0; i < d; i++) {
+                double xi = x[i];
+                f += xi * xi;
+                x[i] = xi - s * (2 * xi);
+            }
+        } else if (m->family == TB_ADDITIVE) {
+            for (i = 0; i < d; i++) {
+                double xi = x[i], fi = xi * xi, gi = 2 * xi, si, ci;
+                for (k = 0; k < m->n_terms; k++) {
+                    sincos(TB_PHASE(xi, m->terms[k].wavelength), &si, &ci);
+                    fi = fi + m->terms[k].amplitude * ci;
+                    gi = TB_ADD_GRAD_TERM(gi, m->terms[k].amplitude, m->terms[k].wavelength, si);
+                }
+                f += fi;
+                x[i] = xi - s * gi;
+            }
+        } else {
+            double ci;
+            r = 0.0;
+            c = 0.0;
+            for (i = 0; i < d; i++) {
+                sincos(TB_PHASE(x[i], m->terms[0].wavelength), &sn[i], &ci);
+                r += x[i] * x[i];
+                c += ci;
+            }
+            f = TB_MUL_LOSS(r, c, m->terms[0].amplitude);
+        }
+        if (t > 0) {
+            v = judge_step(j, f, &sum);
+            if (v != VERDICT_GO) {
+                *done = (uint64_t)t;
+                return v;
+            }
+        }
+        if (t == steps)
+            break;
+        if (m->family == TB_MULTIPLICATIVE) {
+            const double eps = m->terms[0].amplitude, lam = m->terms[0].wavelength;
+            for (i = 0; i < d; i++)
+                x[i] = x[i] - s * TB_MUL_GRAD(x[i], r, c, eps, lam, sn[i]);
+        }
+    }
+    *done = (uint64_t)steps;
+    return judge_final(j, f);
+}
+
+/* ---- tiles -------------------------------------------------------------- */
+
+int tb_sweep_tile(const struct tb_spec *spec, uint64_t begin, uint64_t count, uint64_t *out,
+                  const atomic_int *cancel, tb_progress_fn progress, void *progress_user,
+                  struct tb_tile_stats *stats)
+{
+    const struct tb_model *m;
+    struct judge j;
+    double *work = NULL, x0;
+    uint64_t i, steps_done, lane_steps = 0, divergent = 0;
+    int one_d, rc = TB_OK;
+
+    if (tb_spec_check(spec) != TB_OK || !out)
+        return TB_EINVAL;
+    if (begin > tb_grid_points(spec) || count > tb_grid_points(spec) - begin)
+        return TB_EINVAL;
+    m = &spec->model;
+    j.kind = spec->criterion;
+    j.threshold = spec->threshold;
+    j.nan_divergent = spec->nan_policy == TB_NAN_DIVERGENT;
+    memset(out, 0, tb_label_words(count) * sizeof *out);
+
+    one_d = m->dim == 1 && m->n_terms <= 1;
+    x0 = spec->x0 ? spec->x0[0] : spec->x0_scalar;
+    if (!one_d) {
+        work = malloc(2 * (size_t)m->dim * sizeof *work);
+        if (!work)
+            return TB_ENOMEM;
+    }
+
+    for (i = 0; i < count; i++) {
+        const double s = tb_grid_lr(spec, begin + i);
+        int v;
+
+        if (cancel && atomic_load_explicit(cancel, memory_order_relaxed)) {
+            rc = TB_ECANCELED;
+            goto out;
+        }
+        if (!one_d)
+            v = run_general(spec, s, work, work + m->dim, &j, &steps_done);
+        else if (m->family == TB_QUADRATIC)
+            v = run_quadratic_1d(x0, s, spec->steps, &j, &steps_done);
+        else if (m->family == TB_ADDITIVE)
+            v = run_additive_1d(x0, s, spec->steps, m->terms[0].amplitude,
+                                m->terms[0].wavelength, &j, &steps_done);
+        else
+            v = run_multiplicative_1d(x0, s, spec->steps, m->terms[0].amplitude,
+                                      m->terms[0].wavelength, &j, &steps_done);
+        lane_steps += steps_done;
+        if (v == VERDICT_DIVERGENT) {
+            out[i >> 6] |= (uint64_t)1 << (i & 63);
+            divergent++;
+        }
+        if (progress && ((i + 1) & 1023) == 0)
+            progress(progress_user, i + 1);
+    }
+    if (progress)
+        progress(progress_user, count);
+    if (stats) {
+        stats->points = count;
+        stats->divergent = divergent;
+        stats->lane_steps = lane_steps;
+    }
+out:
+    free(work);
+    return rc;
+}
+
+void tb_labels_put(uint64_t *dst, uint64_t dst_begin, const uint64_t *src, uint64_t count)
+{
+    uint64_t i;
+
+    if ((dst_begin & 63) == 0) {
+        uint64_t w = dst_begin >> 6, full = count >> 6, rest = count & 63;
+        memcpy(dst + w, src, full * sizeof *dst);
+        if (rest) {
+            uint64_t mask = ((uint64_t)1 << rest) - 1;
+            dst[w + full] = (dst[w + full] & ~mask) | (src[full] & mask);
+        }
+        return;
+    }
+    for (i = 0; i < count; i++) {
+        uint64_t k = dst_begin + i, bit = (uint64_t)1 << (k & 63);
+        if (tb_label_get(src, i))
+            dst[k >> 6] |= bit;
+        else
+            dst[k >> 6] &= ~bit;
+    }
+}

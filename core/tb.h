@@ -1,0 +1,200 @@
+/*
+ * tb.h - public interface of the trainbound numeric core.
+ *
+ * The core runs gradient descent x <- x - s * grad f(x) for every learning
+ * rate s of a grid, labels each run bounded (0) or divergent (1), and
+ * analyses the labels: box counts B(n) at every level, the OLS box-counting
+ * dimension, the flip learning rates, and the roughness of the loss.
+ * The formulas and their evaluation order follow shared/science.md.
+ *
+ * Threads: the core starts no threads and keeps no global state. Every
+ * function here is reentrant and may be called from any thread at once, as
+ * long as each call gets its own output buffers. A spec is only read.
+ *
+ * Errors: every fallible function returns TB_OK (0) or a negative TB_E*
+ * code; tb_strerror() names it.
+ *
+ * Ownership: pointers passed in are borrowed for the duration of the call
+ * unless a comment says otherwise. Output buffers are owned by the caller.
+ */
+#ifndef TB_H
+#define TB_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum tb_status {
+    TB_OK = 0,
+    TB_EINVAL = -1,    /* an argument or spec field is out of range */
+    TB_ENOMEM = -2,    /* an allocation failed */
+    TB_ECANCELED = -3, /* the cancel flag was raised */
+};
+
+/* Returns a static English description of a TB_* code. */
+const char *tb_strerror(int code);
+
+/* ---- the spec ----------------------------------------------------------- */
+
+enum tb_family { TB_QUADRATIC = 0, TB_ADDITIVE = 1, TB_MULTIPLICATIVE = 2 };
+enum tb_criterion { TB_MAX_LOSS = 0, TB_LOSS_SUM = 1, TB_FINAL_LOSS = 2 };
+/* What a non-finite loss means when it does not by itself cross the
+ * threshold (NaN, -inf): TB_NAN_DIVERGENT labels the run divergent at once;
+ * TB_NAN_BOUNDED lets the comparison decide, as [L]'s CPU scripts did. */
+enum tb_nan_policy { TB_NAN_DIVERGENT = 0, TB_NAN_BOUNDED = 1 };
+enum tb_precision { TB_PRECISION_REFERENCE = 0 };
+/* The grid is a product of named axes. Only the learning-rate axis exists
+ * today; 2-D maps (per-layer learning rates) will add kinds here. */
+enum tb_axis_kind { TB_AXIS_LR = 0 };
+
+#define TB_MAX_TERMS 16   /* cosine terms of the additive family */
+#define TB_MAX_LEVELS 32  /* grid of at most 2^32 + 1 points per axis */
+#define TB_MAX_AXES 1
+#define TB_MAX_DIM 65536  /* hard ceiling; services set lower limits */
+
+struct tb_term {
+    double amplitude;  /* eps_k */
+    double wavelength; /* lam_k > 0 */
+};
+
+struct tb_model {
+    enum tb_family family;
+    int dim;      /* d >= 1 */
+    int n_terms;  /* 0 for quadratic, 1 for multiplicative, 1..TB_MAX_TERMS additive */
+    struct tb_term terms[TB_MAX_TERMS];
+};
+
+struct tb_axis {
+    enum tb_axis_kind kind;
+    double min, max; /* min < max, both finite */
+    int levels;      /* K: the axis has 2^K + 1 points */
+};
+
+struct tb_spec {
+    struct tb_model model;
+    /* Initial point: x0[i] for i < dim when x0 is non-NULL (borrowed; it must
+     * outlive every call that reads the spec), else x0_scalar everywhere. */
+    const double *x0;
+    double x0_scalar;
+    int steps; /* T >= 1 */
+    enum tb_criterion criterion;
+    double threshold;
+    enum tb_nan_policy nan_policy;
+    enum tb_precision precision;
+    int n_axes; /* 1 */
+    struct tb_axis axes[TB_MAX_AXES];
+};
+
+/* Checks the ranges of every field the core relies on. Returns TB_OK or
+ * TB_EINVAL. Front ends validate first and give field-level messages; this
+ * is the core's own guard. */
+int tb_spec_check(const struct tb_spec *spec);
+
+/* Number of grid points: 2^K + 1 for one axis. */
+uint64_t tb_grid_points(const struct tb_spec *spec);
+
+/* Learning rate of grid point j: min + j * ((max - min) / 2^K). */
+double tb_grid_lr(const struct tb_spec *spec, uint64_t j);
+
+/* Loss f(x) and its gradient (written to g, dim values) at x. Reference
+ * evaluation order. x and g are borrowed and must not overlap. */
+double tb_loss(const struct tb_model *m, const double *x);
+void tb_grad(const struct tb_model *m, const double *x, double *g);
+
+/* ---- roughness ---------------------------------------------------------- */
+
+struct tb_roughness {
+    double theta;    /* additive: sum eps_k/lam_k^2; multiplicative: eps; quadratic: 0 */
+    double critical; /* additive and quadratic: 1/(2 pi^2); multiplicative: +inf (none) */
+    int convex;      /* 1 if f is convex */
+};
+
+void tb_roughness(const struct tb_model *m, struct tb_roughness *out);
+
+/* ---- the sweep ---------------------------------------------------------- */
+
+/* Labels are packed bits: bit (j % 64) of word j / 64 is 1 when point j
+ * diverged. A label array for n points has tb_label_words(n) words. */
+static inline uint64_t tb_label_words(uint64_t n) { return (n + 63) / 64; }
+static inline int tb_label_get(const uint64_t *bits, uint64_t j)
+{
+    return (int)((bits[j >> 6] >> (j & 63)) & 1u);
+}
+
+/* Called from the calling thread every so often with the number of points
+ * of this tile finished so far. */
+typedef void (*tb_progress_fn)(void *user, uint64_t done_in_tile);
+
+struct tb_tile_stats {
+    uint64_t points;     /* points evaluated */
+    uint64_t divergent;  /* of which divergent */
+    uint64_t lane_steps; /* GD steps executed, summed over points */
+};
+
+/*
+ * Runs points [begin, begin + count) of the grid and writes their labels to
+ * out: bit i of out is point begin + i, and out has tb_label_words(count)
+ * words (owned by the caller; unused high bits are zeroed). A tile whose
+ * begin is a multiple of 64 can be copied word for word into a full label
+ * array. Labels depend only on the spec and the point index, never on the
+ * tile split or the thread.
+ *
+ * cancel: optional (NULL); when it reads non-zero the call returns
+ * TB_ECANCELED with out partly written. progress: optional.
+ * stats: optional, written on success.
+ */
+int tb_sweep_tile(const struct tb_spec *spec, uint64_t begin, uint64_t count, uint64_t *out,
+                  const atomic_int *cancel, tb_progress_fn progress, void *progress_user,
+                  struct tb_tile_stats *stats);
+
+/* Copies count labels from src (bit 0 = first) into dst at bit offset
+ * dst_begin. Bits of dst outside the range are kept. */
+void tb_labels_put(uint64_t *dst, uint64_t dst_begin, const uint64_t *src, uint64_t count);
+
+/* ---- analysis ----------------------------------------------------------- */
+
+/*
+ * Box counts by subsampling: counts[n] for n = 0..levels is the number of
+ * adjacent pairs whose labels differ among the points j * 2^(levels - n).
+ * bits holds the 2^levels + 1 labels of a full axis (borrowed, unchanged).
+ * counts has levels + 1 entries. Needs 2^levels / 16 bytes of scratch.
+ */
+int tb_box_counts(const uint64_t *bits, int levels, uint64_t *counts);
+
+struct tb_fit_opts {
+    int min_level;  /* first level of the window, 0..levels */
+    int max_level;  /* last level of the window, min_level..levels */
+    int min_levels; /* fewer usable levels than this: not fractal, D = 0; >= 3 */
+};
+
+struct tb_fit {
+    double value;    /* D: OLS slope of log2 B(n) on n; 0 when not fractal */
+    double se;       /* OLS standard error of the slope; 0 when not fractal */
+    double r2;       /* coefficient of determination; 0 when not fractal */
+    double intercept;
+    int min_level, max_level; /* the window asked for */
+    int levels_used; /* levels in the window with B(n) > 1 */
+    int first_used, last_used; /* first and last level used; -1 when none */
+    int fractal;     /* levels_used >= min_levels */
+};
+
+/* Fits the dimension over the window. counts has levels + 1 entries. */
+int tb_fit_dimension(const uint64_t *counts, int levels, const struct tb_fit_opts *opts,
+                     struct tb_fit *out);
+
+/* Number of divergent labels among the first n. */
+uint64_t tb_labels_popcount(const uint64_t *bits, uint64_t n);
+
+/*
+ * Flips at the finest level: indices j with label(j) != label(j + 1), in
+ * increasing order. Starting from *pos (0 at first), writes up to cap such
+ * j to out and advances *pos past the last one written. Returns the number
+ * written; 0 when there are no more. The flip learning rate of j is the
+ * cell midpoint min + (j + 0.5) * h.
+ */
+size_t tb_flips_next(const uint64_t *bits, uint64_t n, uint64_t *pos, uint64_t *out, size_t cap);
+
+/* Index of the first divergent point among n, or -1 when none. */
+int64_t tb_first_set(const uint64_t *bits, uint64_t n);
+
+#endif /* TB_H */

@@ -1,0 +1,42 @@
+#!/bin/sh
+# install-deps.sh - installs the Debian 12 packages that trainbound needs to
+# build, run and test. Used by `make run`, `make test` and docker/Dockerfile,
+# so a container is built by the same steps as a developer machine.
+#
+#   docker/install-deps.sh          build + test dependencies
+#   docker/install-deps.sh runtime  only the shared libraries the binary needs
+#
+# Packages already installed are skipped; apt-get runs only when something is
+# missing, and only as root (otherwise the missing names are printed).
+set -eu
+
+BUILD_PKGS="gcc make pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev libuv1-dev"
+TEST_PKGS="check curl jq python3 python3-numpy sqlite3"
+RUNTIME_PKGS="libmicrohttpd12 libjansson4 libsqlite3-0 libuv1 ca-certificates"
+
+case "${1:-dev}" in
+runtime) want="$RUNTIME_PKGS" ;;
+build) want="$BUILD_PKGS" ;;
+*) want="$BUILD_PKGS $TEST_PKGS" ;;
+esac
+
+missing=""
+for p in $want; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+        missing="$missing $p"
+    fi
+done
+
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" != 0 ]; then
+    echo "install-deps: missing Debian packages:$missing" >&2
+    echo "install-deps: run as root, or: sudo apt-get install$missing" >&2
+    exit 1
+fi
+
+echo "install-deps: installing$missing" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing >/dev/null

@@ -1,0 +1,82 @@
+/*
+ * codec.h - the job spec and the result, as JSON (jansson). Shared by the
+ * CLI (`trainbound run|validate`) and the server (POST /v1/jobs,
+ * GET /v1/jobs/{id}/result), so both accept the same specs with the same
+ * messages and print byte-identical results for the same labels.
+ *
+ * Threads: reentrant; any thread. Errors: 0 or a negative CODEC_E* code.
+ * Only this module (and the HTTP layer for its own bodies) sees json_t.
+ */
+#ifndef TB_CODEC_H
+#define TB_CODEC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tb.h"
+
+enum codec_status {
+    CODEC_OK = 0,
+    CODEC_EJSON = -1,    /* not JSON at all: one error with line/column */
+    CODEC_EINVALID = -2, /* JSON, but the spec breaks the schema or a limit */
+    CODEC_ENOMEM = -3,
+};
+
+/* Limits a front end enforces on top of the schema. Every one is
+ * documented in the README and answered with a field-level message. */
+struct codec_limits {
+    int max_levels;  /* lr.levels <= this (schema ceiling 32) */
+    int max_steps;   /* steps <= this */
+    int max_dim;     /* model.dim <= this */
+    double max_cost; /* (2^levels + 1) * steps <= this */
+};
+
+/* Fills the CLI defaults: levels 32, steps 1e6, dim 4096, cost 2^50. */
+void codec_limits_default(struct codec_limits *lim);
+
+/* A parsed spec. Owns its buffers; release with codec_spec_free(). */
+struct codec_spec {
+    struct tb_spec core;    /* core.x0 points into x0 below when non-NULL */
+    double *x0;             /* owned; NULL when x0 is a scalar */
+    char *name;             /* owned; NULL when absent */
+    struct tb_fit_opts fit; /* defaults resolved against lr.levels */
+    uint64_t max_flips;     /* output.max_flips: flips listed in a result */
+};
+
+#define CODEC_MAX_ERRORS 32
+struct codec_error {
+    char path[96];     /* dotted field path, e.g. "lr.levels", "x0[2]"; "" = whole body */
+    char pointer[96];  /* the same as a JSON pointer, e.g. "/lr/levels" */
+    char message[192]; /* e.g. "must be an integer in 0..32" */
+};
+struct codec_errors {
+    int n;         /* errors recorded (at most CODEC_MAX_ERRORS) */
+    int truncated; /* 1 when more errors were found than recorded */
+    struct codec_error e[CODEC_MAX_ERRORS];
+};
+
+/*
+ * Parses and validates a spec from len bytes of buf (no NUL needed).
+ * On CODEC_OK, out is filled and owned by the caller. On CODEC_EJSON or
+ * CODEC_EINVALID, errs lists every problem and out needs no free.
+ * Unknown fields, duplicate keys, NaN/inf and wrong types are rejected.
+ */
+int codec_parse_spec(const char *buf, size_t len, const struct codec_limits *lim,
+                     struct codec_spec *out, struct codec_errors *errs);
+
+void codec_spec_free(struct codec_spec *s);
+
+/* The spec with every default filled in, as compact JSON with a fixed key
+ * order: two specs that mean the same thing give the same text.
+ * Caller frees the result with free(); NULL on ENOMEM. */
+char *codec_spec_canonical(const struct codec_spec *s);
+
+/*
+ * The result document of a finished sweep, as JSON text (caller frees with
+ * free(); NULL on ENOMEM). labels holds all tb_grid_points() labels
+ * (borrowed). `trainbound run` prints exactly this, followed by a newline,
+ * and GET /v1/jobs/{id}/result serves exactly this.
+ */
+char *codec_result_encode(const struct codec_spec *s, const uint64_t *labels, double elapsed_s);
+
+#endif /* TB_CODEC_H */
