@@ -80,7 +80,9 @@ int tb_spec_check(const struct tb_spec *spec)
         return TB_EINVAL;
     if (spec->nan_policy != TB_NAN_DIVERGENT && spec->nan_policy != TB_NAN_BOUNDED)
         return TB_EINVAL;
-    if (spec->precision != TB_PRECISION_REFERENCE)
+    if (spec->precision != TB_PRECISION_REFERENCE && spec->precision != TB_PRECISION_FAST)
+        return TB_EINVAL;
+    if (spec->isa_cap < TB_ISA_BEST || spec->isa_cap > TB_ISA_AVX512)
         return TB_EINVAL;
     if (spec->n_axes != 1 || spec->axes[0].kind != TB_AXIS_LR)
         return TB_EINVAL;

@@ -42,7 +42,11 @@ enum tb_criterion { TB_MAX_LOSS = 0, TB_LOSS_SUM = 1, TB_FINAL_LOSS = 2 };
  * threshold (NaN, -inf): TB_NAN_DIVERGENT labels the run divergent at once;
  * TB_NAN_BOUNDED lets the comparison decide, as [L]'s CPU scripts did. */
 enum tb_nan_policy { TB_NAN_DIVERGENT = 0, TB_NAN_BOUNDED = 1 };
-enum tb_precision { TB_PRECISION_REFERENCE = 0 };
+/* REFERENCE follows science.md's evaluation order with libm, bit for bit.
+ * FAST runs SIMD lanes (fast.c); it may differ only on chaotic labels. */
+enum tb_precision { TB_PRECISION_REFERENCE = 0, TB_PRECISION_FAST = 1 };
+/* Instruction sets of the fast path, for tb_spec.isa_cap. */
+enum tb_isa { TB_ISA_BEST = 0, TB_ISA_SSE2 = 1, TB_ISA_AVX2 = 2, TB_ISA_AVX512 = 3 };
 /* The grid is a product of named axes. Only the learning-rate axis exists
  * today; 2-D maps (per-layer learning rates) will add kinds here. */
 enum tb_axis_kind { TB_AXIS_LR = 0 };
@@ -81,6 +85,7 @@ struct tb_spec {
     double threshold;
     enum tb_nan_policy nan_policy;
     enum tb_precision precision;
+    enum tb_isa isa_cap; /* fast path: highest ISA to use; TB_ISA_BEST = all the CPU has */
     int n_axes; /* 1 */
     struct tb_axis axes[TB_MAX_AXES];
 };
@@ -100,6 +105,10 @@ double tb_grid_lr(const struct tb_spec *spec, uint64_t j);
  * evaluation order. x and g are borrowed and must not overlap. */
 double tb_loss(const struct tb_model *m, const double *x);
 void tb_grad(const struct tb_model *m, const double *x, double *g);
+
+/* The ISA the fast path would use under cap on this CPU:
+ * "avx512", "avx2" or "sse2". Static string. */
+const char *tb_fast_isa(enum tb_isa cap);
 
 /* ---- roughness ---------------------------------------------------------- */
 

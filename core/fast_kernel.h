@@ -1,0 +1,241 @@
+/*
+ * fast_kernel.h - the SIMD lane engine, written once and instantiated per
+ * ISA by fast.c (AVX-512, AVX2+FMA, SSE2) under `#pragma GCC target`.
+ * Included only by fast.c, with FK_W (doubles per vector), FK_NAME(x)
+ * (name suffix) and FK_ANY(mask) (non-zero if any lane of a mask is set)
+ * defined. Runs on the caller's thread; reentrant.
+ *
+ * Each lane is one learning rate. FK_U vectors are stepped together so
+ * that the latency of one sine hides behind the others, and a lane whose
+ * run ends (divergent, bounded early, or T steps done) is refilled at
+ * once with the next point of the tile, so early-stopped lanes never idle.
+ *
+ * Accuracy: sin/cos use Cody-Waite reduction by pi/2 in three parts and
+ * Taylor polynomials to r^15 / r^16 on |r| <= pi/4 (truncation below
+ * 1e-16), within a few ulp of libm; arguments past 1.5e6 or non-finite
+ * go to libm lane by lane. Labels may differ from the reference path only
+ * where the dynamics are chaotic (tests and `make bench` measure it).
+ */
+
+#define FK_VD FK_NAME(vd)
+#define FK_VL FK_NAME(vl)
+typedef double FK_VD __attribute__((vector_size(FK_W * 8), aligned(FK_W * 8)));
+typedef long long FK_VL __attribute__((vector_size(FK_W * 8), aligned(FK_W * 8)));
+
+#define FK_U 4 /* vectors in flight */
+#define FK_L (FK_W * FK_U)
+
+static inline __attribute__((always_inline)) FK_VD FK_NAME(sel)(FK_VL m, FK_VD a, FK_VD b)
+{
+    return (FK_VD)(((FK_VL)a & m) | ((FK_VL)b & ~m));
+}
+
+#define FK_EACH(u) _Pragma("GCC unroll 8") for (u = 0; u < FK_U; u++)
+
+/* sin and cos of FK_U vectors at once: each stage runs over all vectors so
+ * that FK_U independent polynomial chains are in flight together. */
+static inline __attribute__((always_inline)) void FK_NAME(vsincos)(const FK_VD *x, FK_VD *s,
+                                                                  FK_VD *c)
+{
+    const FK_VD magic = (FK_VD){0} + 0x1.8p52;
+    FK_VD n[FK_U], r[FK_U], r2[FK_U], ps[FK_U], pc[FK_U];
+    FK_VL q[FK_U], big = (FK_VL){0};
+    int u, i;
+
+    FK_EACH(u)
+    {
+        FK_VD t = x[u] * FAST_TWO_OVER_PI + magic;
+        n[u] = t - magic;
+        q[u] = (FK_VL)t & 3;
+    }
+    FK_EACH(u) r[u] = x[u] - n[u] * FAST_PIO2_1;
+    FK_EACH(u) r[u] = r[u] - n[u] * FAST_PIO2_2;
+    FK_EACH(u) r[u] = r[u] - n[u] * FAST_PIO2_3;
+    FK_EACH(u) r2[u] = r[u] * r[u];
+    FK_EACH(u) ps[u] = r2[u] * FAST_S15 + FAST_S13;
+    FK_EACH(u) pc[u] = r2[u] * FAST_C16 + FAST_C14;
+    FK_EACH(u) ps[u] = ps[u] * r2[u] + FAST_S11;
+    FK_EACH(u) pc[u] = pc[u] * r2[u] + FAST_C12;
+    FK_EACH(u) ps[u] = ps[u] * r2[u] + FAST_S9;
+    FK_EACH(u) pc[u] = pc[u] * r2[u] + FAST_C10;
+    FK_EACH(u) ps[u] = ps[u] * r2[u] + FAST_S7;
+    FK_EACH(u) pc[u] = pc[u] * r2[u] + FAST_C8;
+    FK_EACH(u) ps[u] = ps[u] * r2[u] + FAST_S5;
+    FK_EACH(u) pc[u] = pc[u] * r2[u] + FAST_C6;
+    FK_EACH(u) ps[u] = ps[u] * r2[u] + FAST_S3;
+    FK_EACH(u) pc[u] = pc[u] * r2[u] + FAST_C4;
+    FK_EACH(u) ps[u] = r[u] + (r[u] * r2[u]) * ps[u];
+    FK_EACH(u) pc[u] = (1.0 - 0.5 * r2[u]) + (r2[u] * r2[u]) * pc[u];
+    FK_EACH(u)
+    {
+        FK_VL odd = (q[u] & 1) != 0;
+        FK_VL sneg = (q[u] & 2) << 62;
+        FK_VL cneg = ((q[u] ^ (q[u] >> 1)) & 1) << 63;
+        s[u] = (FK_VD)((FK_VL)FK_NAME(sel)(odd, pc[u], ps[u]) ^ sneg);
+        c[u] = (FK_VD)((FK_VL)FK_NAME(sel)(odd, ps[u], pc[u]) ^ cneg);
+        /* |x| <= 1.5e6 keeps n*PIO2_1 and n*PIO2_2 exact; NaN fails it. */
+        big |= ~(((FK_VD)((FK_VL)x[u] & 0x7fffffffffffffffLL)) <= 1.5e6);
+    }
+    if (__builtin_expect(FK_ANY(big) != 0, 0)) {
+        for (u = 0; u < FK_U; u++) {
+            for (i = 0; i < FK_W; i++) {
+                if (!(fabs(x[u][i]) <= 1.5e6)) {
+                    double si, ci;
+                    sincos(x[u][i], &si, &ci);
+                    s[u][i] = si;
+                    c[u][i] = ci;
+                }
+            }
+        }
+    }
+}
+
+/*
+ * Sweeps a tile of a one-dimensional, single-term model. Same contract as
+ * tb_sweep_tile for out/cancel/progress; writes lane-steps and divergent.
+ */
+static int FK_NAME(sweep_1d)(const struct fast_args *a, uint64_t *out, uint64_t *lane_steps_out,
+                             uint64_t *divergent_out)
+{
+    FK_VD x[FK_U], s[FK_U], sn[FK_U], cs[FK_U], sum[FK_U], t[FK_U];
+    FK_VL live[FK_U];
+    int64_t idx[FK_L];
+    uint64_t next = 0, finished = 0, lane_steps = 0, divergent = 0, last_progress = 0;
+    const double k = a->phase_scale, eps = a->eps, c1 = a->grad_scale, T = (double)a->steps;
+    const double M = a->threshold;
+    unsigned iter = 0;
+    int u, i, active = 0;
+    double sn0, cs0;
+
+    sincos(a->x0 * k, &sn0, &cs0);
+    for (u = 0; u < FK_U; u++) {
+        for (i = 0; i < FK_W; i++) {
+            int l = u * FK_W + i;
+            if (next < a->count) {
+                idx[l] = (int64_t)next;
+                s[u][i] = fast_lr(a, next);
+                live[u][i] = -1;
+                next++;
+                active++;
+            } else {
+                idx[l] = -1;
+                s[u][i] = 0.0;
+                live[u][i] = 0;
+            }
+            x[u][i] = a->x0;
+            sn[u][i] = sn0;
+            cs[u][i] = cs0;
+            sum[u][i] = 0.0;
+            t[u][i] = 0.0;
+        }
+    }
+
+    while (active > 0) {
+        FK_VL done[FK_U], div[FK_U], any = (FK_VL){0};
+        FK_VD ph[FK_U], f[FK_U];
+
+        if (a->family == TB_ADDITIVE) {
+            FK_EACH(u)
+            {
+                x[u] = x[u] - s[u] * (2.0 * x[u] - c1 * sn[u]);
+                ph[u] = x[u] * k;
+            }
+            FK_NAME(vsincos)(ph, sn, cs);
+            FK_EACH(u) f[u] = x[u] * x[u] + eps * cs[u];
+        } else if (a->family == TB_MULTIPLICATIVE) {
+            FK_EACH(u)
+            {
+                FK_VD r = x[u] * x[u];
+                x[u] = x[u] - s[u] * ((2.0 * x[u]) * (1.0 + eps * cs[u]) - (c1 * r) * sn[u]);
+                ph[u] = x[u] * k;
+            }
+            FK_NAME(vsincos)(ph, sn, cs);
+            FK_EACH(u) f[u] = (x[u] * x[u]) * (1.0 + eps * cs[u]);
+        } else {
+            FK_EACH(u)
+            {
+                x[u] = x[u] - s[u] * (2.0 * x[u]);
+                f[u] = x[u] * x[u];
+            }
+        }
+        FK_EACH(u)
+        {
+            FK_VL d, stop, nonfin;
+
+            t[u] = t[u] + 1.0;
+            if (a->criterion == TB_MAX_LOSS) {
+                d = f[u] > M;
+            } else if (a->criterion == TB_LOSS_SUM) {
+                sum[u] = sum[u] + f[u];
+                d = sum[u] >= M;
+            } else {
+                d = (t[u] == T) & (f[u] >= M);
+            }
+            nonfin = ~(((FK_VD)((FK_VL)f[u] & 0x7fffffffffffffffLL)) <= 0x1.fffffffffffffp1023);
+            if (a->nan_divergent) {
+                d = d | nonfin;
+                stop = d;
+            } else {
+                stop = d | (f[u] != f[u]);
+                if (a->criterion == TB_LOSS_SUM)
+                    stop = stop | (sum[u] != sum[u]);
+            }
+            stop = (stop | (t[u] == T)) & live[u];
+            done[u] = stop;
+            div[u] = d;
+            any = any | stop;
+        }
+        if (!FK_ANY(any))
+            goto poll;
+
+        for (u = 0; u < FK_U; u++) {
+            unsigned bitsdone = (unsigned)FK_ANY(done[u]);
+            while (bitsdone) {
+                int l;
+                uint64_t j;
+                i = __builtin_ctz(bitsdone);
+                bitsdone &= bitsdone - 1;
+                l = u * FK_W + i;
+                j = (uint64_t)idx[l];
+                lane_steps += (uint64_t)t[u][i];
+                if (div[u][i]) {
+                    out[j >> 6] |= (uint64_t)1 << (j & 63);
+                    divergent++;
+                }
+                finished++;
+                if (next < a->count) {
+                    idx[l] = (int64_t)next;
+                    s[u][i] = fast_lr(a, next);
+                    next++;
+                } else {
+                    idx[l] = -1;
+                    live[u][i] = 0;
+                    s[u][i] = 0.0;
+                    active--;
+                }
+                x[u][i] = a->x0;
+                sn[u][i] = sn0;
+                cs[u][i] = cs0;
+                sum[u][i] = 0.0;
+                t[u][i] = 0.0;
+            }
+        }
+        if (a->progress && finished - last_progress >= 1024) {
+            a->progress(a->progress_user, finished);
+            last_progress = finished;
+        }
+    poll:
+        if ((++iter & 255) == 0 && a->cancel &&
+            atomic_load_explicit(a->cancel, memory_order_relaxed))
+            return TB_ECANCELED;
+    }
+    *lane_steps_out = lane_steps;
+    *divergent_out = divergent;
+    return TB_OK;
+}
+
+#undef FK_VD
+#undef FK_VL
+#undef FK_U
+#undef FK_L
+#undef FK_EACH

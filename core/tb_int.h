@@ -1,0 +1,16 @@
+/*
+ * tb_int.h - declarations shared between core files; not part of the
+ * public API (tb.h). Internal non-static names use the tb__ prefix.
+ */
+#ifndef TB_INT_H
+#define TB_INT_H
+
+#include "tb.h"
+
+/* The fast path (fast.c). Returns TB_EINVAL, leaving out untouched, when
+ * the model is not covered; the caller then runs the reference path. */
+int tb__fast_sweep_tile(const struct tb_spec *spec, uint64_t begin, uint64_t count, uint64_t *out,
+                        const atomic_int *cancel, tb_progress_fn progress, void *progress_user,
+                        struct tb_tile_stats *stats);
+
+#endif
