@@ -6,15 +6,16 @@
  * Owns: tb__fast_sweep_tile(), tb_fast_isa().
  * Threads: reentrant; the ISA probe is a pure CPUID query.
  *
- * Coverage: one-dimensional models with one cosine term (the paper's
- * cases, and the quadratic) run in SIMD lanes. Other models (d > 1,
- * several cosine terms) return TB_EINVAL here and sweep.c runs them on
- * the reference path, which is exact by construction.
+ * Coverage: every model. One-dimensional single-term models (the paper's
+ * cases and the quadratic) run in a kernel that keeps each lane's state in
+ * registers; d > 1 or several cosine terms run in the d-dimensional kernel,
+ * which keeps coordinate-major lane arrays on the heap.
  * Built with -ffp-contract=fast (FMA allowed), unlike the reference path.
  */
 #define _GNU_SOURCE /* sincos */
 #include <immintrin.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "model_int.h"
@@ -129,8 +130,8 @@ int tb__fast_sweep_tile(const struct tb_spec *spec, uint64_t begin, uint64_t cou
     uint64_t lane_steps = 0, divergent = 0;
     int rc;
 
-    if (m->dim != 1 || m->n_terms > 1)
-        return TB_EINVAL; /* not covered: the caller runs the reference path */
+    int nd = m->dim != 1 || m->n_terms > 1;
+
     memset(&a, 0, sizeof a);
     a.spec = spec;
     a.family = m->family;
@@ -153,13 +154,16 @@ int tb__fast_sweep_tile(const struct tb_spec *spec, uint64_t begin, uint64_t cou
     memset(out, 0, tb_label_words(count) * sizeof *out);
     switch (fast_pick(spec->isa_cap)) {
     case TB_ISA_AVX512:
-        rc = sweep_1d_avx512(&a, out, &lane_steps, &divergent);
+        rc = nd ? sweep_nd_avx512(&a, out, &lane_steps, &divergent)
+                : sweep_1d_avx512(&a, out, &lane_steps, &divergent);
         break;
     case TB_ISA_AVX2:
-        rc = sweep_1d_avx2(&a, out, &lane_steps, &divergent);
+        rc = nd ? sweep_nd_avx2(&a, out, &lane_steps, &divergent)
+                : sweep_1d_avx2(&a, out, &lane_steps, &divergent);
         break;
     default:
-        rc = sweep_1d_sse2(&a, out, &lane_steps, &divergent);
+        rc = nd ? sweep_nd_sse2(&a, out, &lane_steps, &divergent)
+                : sweep_1d_sse2(&a, out, &lane_steps, &divergent);
         break;
     }
     if (rc != TB_OK)

@@ -91,6 +91,41 @@ static inline __attribute__((always_inline)) void FK_NAME(vsincos)(const FK_VD *
 }
 
 /*
+ * The verdict of a vector of runs whose loss after step tt is f (the same
+ * rules as sweep.c's judge_step/judge_final). valid masks the lanes being
+ * judged; the others keep their sums. Returns the lanes that stop, and the
+ * divergent ones in *dv.
+ */
+static inline __attribute__((always_inline)) FK_VL FK_NAME(judge)(const struct fast_args *a,
+                                                                  FK_VD f, FK_VD *sum, FK_VD tt,
+                                                                  FK_VL valid, FK_VL *dv)
+{
+    const double M = a->threshold, T = (double)a->steps;
+    FK_VL d, stop, nonfin;
+
+    if (a->criterion == TB_MAX_LOSS) {
+        d = f > M;
+    } else if (a->criterion == TB_LOSS_SUM) {
+        *sum = FK_NAME(sel)(valid, *sum + f, *sum);
+        d = *sum >= M;
+    } else {
+        d = (tt == T) & (f >= M);
+    }
+    nonfin = ~(((FK_VD)((FK_VL)f & 0x7fffffffffffffffLL)) <= 0x1.fffffffffffffp1023);
+    if (a->nan_divergent) {
+        d = d | nonfin;
+        stop = d;
+    } else {
+        stop = d | (f != f);
+        if (a->criterion == TB_LOSS_SUM)
+            stop = stop | (*sum != *sum);
+    }
+    stop = (stop | (tt == T)) & valid;
+    *dv = d; /* read only where the returned mask is set */
+    return stop;
+}
+
+/*
  * Sweeps a tile of a one-dimensional, single-term model. Same contract as
  * tb_sweep_tile for out/cancel/progress; writes lane-steps and divergent.
  */
@@ -101,8 +136,7 @@ static int FK_NAME(sweep_1d)(const struct fast_args *a, uint64_t *out, uint64_t 
     FK_VL live[FK_U];
     int64_t idx[FK_L];
     uint64_t next = 0, finished = 0, lane_steps = 0, divergent = 0, last_progress = 0;
-    const double k = a->phase_scale, eps = a->eps, c1 = a->grad_scale, T = (double)a->steps;
-    const double M = a->threshold;
+    const double k = a->phase_scale, eps = a->eps, c1 = a->grad_scale;
     unsigned iter = 0;
     int u, i, active = 0;
     double sn0, cs0;
@@ -160,30 +194,9 @@ static int FK_NAME(sweep_1d)(const struct fast_args *a, uint64_t *out, uint64_t 
         }
         FK_EACH(u)
         {
-            FK_VL d, stop, nonfin;
-
             t[u] = t[u] + 1.0;
-            if (a->criterion == TB_MAX_LOSS) {
-                d = f[u] > M;
-            } else if (a->criterion == TB_LOSS_SUM) {
-                sum[u] = sum[u] + f[u];
-                d = sum[u] >= M;
-            } else {
-                d = (t[u] == T) & (f[u] >= M);
-            }
-            nonfin = ~(((FK_VD)((FK_VL)f[u] & 0x7fffffffffffffffLL)) <= 0x1.fffffffffffffp1023);
-            if (a->nan_divergent) {
-                d = d | nonfin;
-                stop = d;
-            } else {
-                stop = d | (f[u] != f[u]);
-                if (a->criterion == TB_LOSS_SUM)
-                    stop = stop | (sum[u] != sum[u]);
-            }
-            stop = (stop | (t[u] == T)) & live[u];
-            done[u] = stop;
-            div[u] = d;
-            any = any | stop;
+            done[u] = FK_NAME(judge)(a, f[u], &sum[u], t[u], live[u], &div[u]);
+            any = any | done[u];
         }
         if (!FK_ANY(any))
             goto poll;
@@ -232,6 +245,186 @@ static int FK_NAME(sweep_1d)(const struct fast_args *a, uint64_t *out, uint64_t 
     *lane_steps_out = lane_steps;
     *divergent_out = divergent;
     return TB_OK;
+}
+
+/*
+ * Sweeps a tile of any model (d >= 1, any number of cosine terms). Lanes
+ * hold whole runs: coordinate i of the lanes of vector u lives in
+ * X[i * FK_U + u]. One iteration evaluates f at the current point of every
+ * lane (the point after step tt), judges it when tt >= 1, and moves every
+ * lane one step, like sweep.c's run_general. Needs scratch memory: returns
+ * TB_ENOMEM if it cannot get it.
+ */
+static int FK_NAME(sweep_nd)(const struct fast_args *a, uint64_t *out, uint64_t *lane_steps_out,
+                             uint64_t *divergent_out)
+{
+    const struct tb_model *m = &a->spec->model;
+    const int d = m->dim, nt = m->n_terms;
+    FK_VD s[FK_U], sum[FK_U], t[FK_U];
+    FK_VL live[FK_U];
+    int64_t idx[FK_L];
+    FK_VD *X, *SN = NULL;
+    double kk[TB_MAX_TERMS], ee[TB_MAX_TERMS], gg[TB_MAX_TERMS];
+    uint64_t next = 0, finished = 0, lane_steps = 0, divergent = 0, last_progress = 0;
+    unsigned iter = 0;
+    int u, i, q, active = 0, rc = TB_OK;
+
+    X = aligned_alloc(FK_W * 8, (size_t)d * FK_U * sizeof *X);
+    if (!X)
+        return TB_ENOMEM;
+    if (m->family == TB_MULTIPLICATIVE) {
+        SN = aligned_alloc(FK_W * 8, (size_t)d * FK_U * sizeof *SN);
+        if (!SN) {
+            free(X);
+            return TB_ENOMEM;
+        }
+    }
+    for (q = 0; q < nt; q++) {
+        kk[q] = TB_TWO_PI / m->terms[q].wavelength;
+        ee[q] = m->terms[q].amplitude;
+        gg[q] = TB_TWO_PI * m->terms[q].amplitude / m->terms[q].wavelength;
+    }
+    for (u = 0; u < FK_U; u++) {
+        for (i = 0; i < FK_W; i++) {
+            int l = u * FK_W + i, c;
+            if (next < a->count) {
+                idx[l] = (int64_t)next;
+                s[u][i] = fast_lr(a, next);
+                live[u][i] = -1;
+                next++;
+                active++;
+            } else {
+                idx[l] = -1;
+                s[u][i] = 0.0;
+                live[u][i] = 0;
+            }
+            for (c = 0; c < d; c++)
+                X[c * FK_U + u][i] = a->spec->x0 ? a->spec->x0[c] : a->spec->x0_scalar;
+            sum[u][i] = 0.0;
+            t[u][i] = 0.0;
+        }
+    }
+
+    while (active > 0) {
+        FK_VL done[FK_U], div[FK_U], any = (FK_VL){0};
+        FK_VD f[FK_U];
+        int c;
+
+        FK_EACH(u) f[u] = (FK_VD){0};
+        if (m->family == TB_QUADRATIC) {
+            for (c = 0; c < d; c++) {
+                FK_VD *xc = X + c * FK_U;
+                FK_EACH(u)
+                {
+                    f[u] = f[u] + xc[u] * xc[u];
+                    xc[u] = xc[u] - s[u] * (2.0 * xc[u]);
+                }
+            }
+        } else if (m->family == TB_ADDITIVE) {
+            for (c = 0; c < d; c++) {
+                FK_VD *xc = X + c * FK_U, fi[FK_U], gi[FK_U], ph[FK_U], sv[FK_U], cv[FK_U];
+                FK_EACH(u)
+                {
+                    fi[u] = xc[u] * xc[u];
+                    gi[u] = 2.0 * xc[u];
+                }
+                for (q = 0; q < nt; q++) {
+                    FK_EACH(u) ph[u] = xc[u] * kk[q];
+                    FK_NAME(vsincos)(ph, sv, cv);
+                    FK_EACH(u)
+                    {
+                        fi[u] = fi[u] + ee[q] * cv[u];
+                        gi[u] = gi[u] - gg[q] * sv[u];
+                    }
+                }
+                FK_EACH(u)
+                {
+                    f[u] = f[u] + fi[u];
+                    xc[u] = xc[u] - s[u] * gi[u];
+                }
+            }
+        } else {
+            FK_VD r[FK_U], cc[FK_U];
+            FK_EACH(u) r[u] = cc[u] = (FK_VD){0};
+            for (c = 0; c < d; c++) {
+                FK_VD *xc = X + c * FK_U, ph[FK_U], cv[FK_U];
+                FK_EACH(u) ph[u] = xc[u] * kk[0];
+                FK_NAME(vsincos)(ph, SN + c * FK_U, cv);
+                FK_EACH(u)
+                {
+                    r[u] = r[u] + xc[u] * xc[u];
+                    cc[u] = cc[u] + cv[u];
+                }
+            }
+            FK_EACH(u) f[u] = r[u] * (1.0 + ee[0] * cc[u]);
+            for (c = 0; c < d; c++) {
+                FK_VD *xc = X + c * FK_U, *sc = SN + c * FK_U;
+                FK_EACH(u)
+                {
+                    xc[u] = xc[u] - s[u] * ((2.0 * xc[u]) * (1.0 + ee[0] * cc[u]) -
+                                            (gg[0] * r[u]) * sc[u]);
+                }
+            }
+        }
+        FK_EACH(u)
+        {
+            FK_VL valid = live[u] & (t[u] > 0.0);
+            done[u] = FK_NAME(judge)(a, f[u], &sum[u], t[u], valid, &div[u]);
+            t[u] = t[u] + 1.0;
+            any = any | done[u];
+        }
+        if (!FK_ANY(any))
+            goto poll;
+
+        for (u = 0; u < FK_U; u++) {
+            unsigned bitsdone = (unsigned)FK_ANY(done[u]);
+            while (bitsdone) {
+                int l;
+                uint64_t j;
+                i = __builtin_ctz(bitsdone);
+                bitsdone &= bitsdone - 1;
+                l = u * FK_W + i;
+                j = (uint64_t)idx[l];
+                lane_steps += (uint64_t)t[u][i] - 1;
+                if (div[u][i]) {
+                    out[j >> 6] |= (uint64_t)1 << (j & 63);
+                    divergent++;
+                }
+                finished++;
+                if (next < a->count) {
+                    idx[l] = (int64_t)next;
+                    s[u][i] = fast_lr(a, next);
+                    next++;
+                } else {
+                    idx[l] = -1;
+                    live[u][i] = 0;
+                    s[u][i] = 0.0;
+                    active--;
+                }
+                for (c = 0; c < d; c++)
+                    X[c * FK_U + u][i] = a->spec->x0 ? a->spec->x0[c] : a->spec->x0_scalar;
+                sum[u][i] = 0.0;
+                t[u][i] = 0.0;
+            }
+        }
+        if (a->progress && finished - last_progress >= 1024) {
+            a->progress(a->progress_user, finished);
+            last_progress = finished;
+        }
+    poll:
+        if ((++iter & 255) == 0 && a->cancel &&
+            atomic_load_explicit(a->cancel, memory_order_relaxed)) {
+            rc = TB_ECANCELED;
+            break;
+        }
+    }
+    free(X);
+    free(SN);
+    if (rc == TB_OK) {
+        *lane_steps_out = lane_steps;
+        *divergent_out = divergent;
+    }
+    return rc;
 }
 
 #undef FK_VD

@@ -213,12 +213,8 @@ int tb_sweep_tile(const struct tb_spec *spec, uint64_t begin, uint64_t count, ui
         return TB_EINVAL;
     if (begin > tb_grid_points(spec) || count > tb_grid_points(spec) - begin)
         return TB_EINVAL;
-    if (spec->precision == TB_PRECISION_FAST) {
-        rc = tb__fast_sweep_tile(spec, begin, count, out, cancel, progress, progress_user, stats);
-        if (rc != TB_EINVAL)
-            return rc;
-        rc = TB_OK; /* a model the fast path does not cover: reference */
-    }
+    if (spec->precision == TB_PRECISION_FAST)
+        return tb__fast_sweep_tile(spec, begin, count, out, cancel, progress, progress_user, stats);
     m = &spec->model;
     j.kind = spec->criterion;
     j.threshold = spec->threshold;

@@ -7,8 +7,7 @@
 
 #include "tb.h"
 
-/* The fast path (fast.c). Returns TB_EINVAL, leaving out untouched, when
- * the model is not covered; the caller then runs the reference path. */
+/* The fast path (fast.c): same contract as tb_sweep_tile(). */
 int tb__fast_sweep_tile(const struct tb_spec *spec, uint64_t begin, uint64_t count, uint64_t *out,
                         const atomic_int *cancel, tb_progress_fn progress, void *progress_user,
                         struct tb_tile_stats *stats);
