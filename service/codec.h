@@ -79,4 +79,58 @@ char *codec_spec_canonical(const struct codec_spec *s);
  */
 char *codec_result_encode(const struct codec_spec *s, const uint64_t *labels, double elapsed_s);
 
+/* ---- additions for reuse (server refits, parsed bodies, timed analysis) - */
+
+/* jansson's json_t, declared here so that this header needs no jansson.h. */
+struct json_t;
+
+/*
+ * Like codec_parse_spec(), on a JSON value that is already parsed (root is
+ * borrowed and not modified). Same rules, same messages; never returns
+ * CODEC_EJSON. lim may be NULL for codec_limits_default().
+ */
+int codec_spec_from_json(const struct json_t *root, const struct codec_limits *lim,
+                         struct codec_spec *out, struct codec_errors *errs);
+
+/* The canonical spec as a new JSON object: the caller owns the reference
+ * (json_decref()). codec_spec_canonical() prints exactly this, and the
+ * result's "spec" member is this. NULL on ENOMEM. */
+struct json_t *codec_spec_to_json(const struct codec_spec *s);
+
+/*
+ * Everything a result reports that is computed from the labels, computed
+ * once: the CLI times it as part of elapsed_s, and a server may keep it.
+ * Filled by codec_analyze(); release with codec_analysis_free().
+ */
+struct codec_analysis {
+    int levels;                         /* lr.levels */
+    uint64_t points;                    /* 2^levels + 1 */
+    uint64_t divergent;                 /* divergent labels */
+    int64_t first_divergent;            /* grid index of the first one; -1 when none */
+    uint64_t counts[TB_MAX_LEVELS + 1]; /* B(n), n = 0..levels */
+    struct tb_fit_opts fit_opts;        /* the spec's fit window */
+    struct tb_fit fit;                  /* tb_fit_dimension() over that window */
+    struct tb_roughness roughness;      /* tb_roughness() of the model */
+    uint64_t *flips;                    /* owned: the first n_flips flip indices j */
+    size_t n_flips;                     /* min(max_flips, counts[levels]) */
+};
+
+/* Analyses labels (all tb_grid_points() of them; borrowed) for spec s
+ * (borrowed). Returns CODEC_OK, CODEC_ENOMEM, or CODEC_EINVALID for bad
+ * arguments; on error out needs no free. */
+int codec_analyze(const struct codec_spec *s, const uint64_t *labels, struct codec_analysis *out);
+
+/* Frees what codec_analyze() allocated; a zeroed struct is fine. */
+void codec_analysis_free(struct codec_analysis *a);
+
+/* codec_result_encode() from an analysis of the same spec (both borrowed).
+ * Caller frees the text with free(); NULL on ENOMEM. */
+char *codec_result_encode_analysis(const struct codec_spec *s, const struct codec_analysis *a,
+                                   double elapsed_s);
+
+/* The result's "dimension" object for fit (borrowed) made with opts
+ * (borrowed), as a new JSON object (caller owns the reference); NULL on
+ * ENOMEM. Lets a server refit another window from stored counts. */
+struct json_t *codec_dimension_json(const struct tb_fit *fit, const struct tb_fit_opts *opts);
+
 #endif /* TB_CODEC_H */

@@ -1,0 +1,583 @@
+/*
+ * cli.c - `trainbound run` and `trainbound validate`: read a spec file (or
+ * stdin), parse it with codec.c, run the sweep on the libuv thread pool,
+ * print the result.
+ *
+ * Owns: cli_run_main(), cli_validate_main(), cli_usage().
+ * Threads: everything here runs on the main thread, which runs a private
+ * libuv loop for the sweep, except tile_work() and tile_progress(), which
+ * run on libuv pool threads. A pool thread touches only its own struct tile,
+ * the read-only spec, and two atomics of the sweep (the cancel flag and the
+ * progress counter). The label array belongs to the main thread: a finished
+ * tile's labels are copied into it in tile_done(), on the loop thread.
+ *
+ * The sweep is cut into tiles of a multiple of 64 points, so every tile
+ * starts on a label word and tb_labels_put() copies whole words; about 8
+ * tiles per thread, and at most one tile per thread in flight. Labels depend
+ * only on the spec and the point index, so the result is the same for any
+ * thread count and tile size.
+ *
+ * Exit codes: 0 ok; 2 bad spec or usage (nothing on stdout); 1 runtime
+ * failure; 130 when SIGINT cancelled the sweep.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <uv.h>
+
+#include "cli.h"
+#include "codec.h"
+#include "tb.h"
+
+#define SPEC_MAX_BYTES ((size_t)16 << 20) /* 16 MiB */
+#define MAX_THREADS 1024                  /* libuv's own pool ceiling */
+#define TILES_PER_THREAD 8
+#define PROGRESS_MS 100
+#define BAR_WIDTH 30
+
+static const char run_usage[] = "usage: trainbound run [--threads N] [--quiet] SPEC.json|-\n";
+static const char validate_usage[] = "usage: trainbound validate SPEC.json|-\n";
+
+void cli_usage(FILE *f)
+{
+    fputs("usage: trainbound <command> [options]\n"
+          "\n"
+          "commands:\n"
+          "  run [--threads N] [--quiet] SPEC.json|-\n"
+          "        run the sweep a spec describes and print the result JSON on stdout;\n"
+          "        - reads the spec from stdin. --threads: worker threads (1..1024,\n"
+          "        default: the online cores). --quiet: no progress bar on stderr.\n"
+          "  validate SPEC.json|-\n"
+          "        check a spec and print it with every default filled in\n"
+          "  serve [options]\n"
+          "        start the REST server (see trainbound serve --help)\n"
+          "\n"
+          "options:\n"
+          "  --help        print this text\n"
+          "  --version     print the version\n"
+          "\n"
+          "exit codes: 0 ok, 1 runtime failure, 2 bad spec or usage, 130 interrupted\n",
+          f);
+}
+
+/* ---- arguments and input ------------------------------------------------- */
+
+struct run_args {
+    const char *spec; /* file name or "-" (borrowed from argv) */
+    int threads;      /* 0: not given */
+    int quiet;
+};
+
+static int parse_threads(const char *s, int *out)
+{
+    char *end;
+    long v;
+
+    errno = 0;
+    v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < 1 || v > MAX_THREADS) {
+        fprintf(stderr, "trainbound: --threads: must be an integer in 1..%d\n", MAX_THREADS);
+        return -1;
+    }
+    *out = (int)v;
+    return 0;
+}
+
+/*
+ * Parses a subcommand's arguments; with_run_opts allows --threads and
+ * --quiet. Returns 0 when a command should run, 1 when --help was printed,
+ * -1 after printing a usage error.
+ */
+static int parse_args(int argc, char **argv, int with_run_opts, struct run_args *a)
+{
+    const char *usage = with_run_opts ? run_usage : validate_usage;
+    int i, only_files = 0;
+
+    memset(a, 0, sizeof *a);
+    for (i = 1; i < argc; i++) {
+        const char *s = argv[i];
+
+        if (!only_files && strcmp(s, "--") == 0) {
+            only_files = 1;
+        } else if (!only_files && (strcmp(s, "--help") == 0 || strcmp(s, "-h") == 0)) {
+            fputs(usage, stdout);
+            return 1;
+        } else if (!only_files && with_run_opts && strcmp(s, "--quiet") == 0) {
+            a->quiet = 1;
+        } else if (!only_files && with_run_opts && strcmp(s, "--threads") == 0) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "trainbound: --threads: needs a value\n%s", usage);
+                return -1;
+            }
+            if (parse_threads(argv[++i], &a->threads) < 0)
+                return -1;
+        } else if (!only_files && with_run_opts && strncmp(s, "--threads=", 10) == 0) {
+            if (parse_threads(s + 10, &a->threads) < 0)
+                return -1;
+        } else if (!only_files && s[0] == '-' && s[1] != '\0') {
+            fprintf(stderr, "trainbound: %s: unknown option '%s'\n%s", argv[0], s, usage);
+            return -1;
+        } else if (a->spec) {
+            fprintf(stderr, "trainbound: %s: unexpected argument '%s'\n%s", argv[0], s, usage);
+            return -1;
+        } else {
+            a->spec = s;
+        }
+    }
+    if (!a->spec) {
+        fprintf(stderr, "trainbound: %s: missing SPEC.json (or - for stdin)\n%s", argv[0], usage);
+        return -1;
+    }
+    return 0;
+}
+
+/* Reads all of path ("-": stdin) into a new buffer *out (caller frees) of
+ * *len bytes. Returns 0, or -1 after printing why. */
+static int read_spec(const char *path, char **out, size_t *len)
+{
+    const int is_stdin = strcmp(path, "-") == 0;
+    const char *shown = is_stdin ? "stdin" : path;
+    FILE *f = is_stdin ? stdin : fopen(path, "rb");
+    struct stat st;
+    char *buf = NULL, *nb;
+    size_t used = 0, cap = 0, n;
+    int rc = -1;
+
+    *out = NULL;
+    *len = 0;
+    if (!f) {
+        fprintf(stderr, "trainbound: %s: cannot open: %s\n", shown, strerror(errno));
+        return -1;
+    }
+    if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_size > SPEC_MAX_BYTES)
+        goto too_big;
+    for (;;) {
+        if (used == cap) {
+            if (cap > SPEC_MAX_BYTES)
+                goto too_big;
+            cap = cap ? 2 * cap : 64 * 1024;
+            if (cap > SPEC_MAX_BYTES + 1)
+                cap = SPEC_MAX_BYTES + 1;
+            nb = realloc(buf, cap);
+            if (!nb) {
+                fprintf(stderr, "trainbound: %s: out of memory\n", shown);
+                goto out;
+            }
+            buf = nb;
+        }
+        n = fread(buf + used, 1, cap - used, f);
+        used += n;
+        if (used > SPEC_MAX_BYTES)
+            goto too_big;
+        if (n == 0) {
+            if (ferror(f)) {
+                fprintf(stderr, "trainbound: %s: cannot read: %s\n", shown, strerror(errno));
+                goto out;
+            }
+            break;
+        }
+    }
+    *out = buf;
+    *len = used;
+    buf = NULL;
+    rc = 0;
+    goto out;
+too_big:
+    fprintf(stderr, "trainbound: %s: the spec is larger than 16 MiB (%zu bytes); refusing it\n",
+            shown, SPEC_MAX_BYTES);
+out:
+    free(buf);
+    if (!is_stdin)
+        fclose(f);
+    return rc;
+}
+
+/* One stderr line per problem: "trainbound: <path>: <message>". */
+static void print_errors(const struct codec_errors *errs)
+{
+    int i;
+
+    for (i = 0; i < errs->n; i++) {
+        if (errs->e[i].path[0])
+            fprintf(stderr, "trainbound: %s: %s\n", errs->e[i].path, errs->e[i].message);
+        else
+            fprintf(stderr, "trainbound: %s\n", errs->e[i].message);
+    }
+    if (errs->truncated)
+        fprintf(stderr, "trainbound: more problems were found; only the first %d are listed\n",
+                CODEC_MAX_ERRORS);
+}
+
+/* Reads and parses the spec a->spec. Returns a cli_exit code; on CLI_EXIT_OK
+ * spec is filled and owned by the caller. */
+static int load_spec(const struct run_args *a, struct codec_spec *spec)
+{
+    struct codec_limits lim;
+    struct codec_errors *errs;
+    char *buf;
+    size_t len;
+    int rc;
+
+    if (read_spec(a->spec, &buf, &len) < 0)
+        return CLI_EXIT_USAGE;
+    errs = malloc(sizeof *errs);
+    if (!errs) {
+        free(buf);
+        fputs("trainbound: out of memory\n", stderr);
+        return CLI_EXIT_FAILURE;
+    }
+    codec_limits_default(&lim);
+    rc = codec_parse_spec(buf, len, &lim, spec, errs);
+    free(buf);
+    if (rc != CODEC_OK)
+        print_errors(errs);
+    free(errs);
+    if (rc == CODEC_ENOMEM)
+        return CLI_EXIT_FAILURE;
+    return rc == CODEC_OK ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+}
+
+/* Writes text and a newline to stdout. Returns a cli_exit code. */
+static int print_doc(const char *text)
+{
+    if (fputs(text, stdout) == EOF || fputc('\n', stdout) == EOF || fflush(stdout) == EOF) {
+        fprintf(stderr, "trainbound: cannot write the result: %s\n", strerror(errno));
+        return CLI_EXIT_FAILURE;
+    }
+    return CLI_EXIT_OK;
+}
+
+/* ---- the sweep on the libuv pool ------------------------------------------ */
+
+struct sweep;
+
+struct tile {
+    uv_work_t req;     /* req.data points back here */
+    struct sweep *sw;  /* the sweep this slot serves */
+    uint64_t begin;    /* first point: a multiple of 64 */
+    uint64_t count;    /* points in this tile */
+    uint64_t *buf;     /* owned: this slot's labels, tb_label_words(tile_points) words */
+    uint64_t reported; /* progress already added to sw->done (pool thread only) */
+    int rc;            /* tb_sweep_tile()'s code, read in tile_done() */
+};
+
+struct sweep {
+    uv_loop_t loop;
+    uv_timer_t timer;              /* progress bar; only when show_progress */
+    uv_signal_t sigint;            /* raises cancel */
+    const struct codec_spec *spec; /* borrowed, read-only for every thread */
+    uint64_t *labels;              /* borrowed: all labels; loop thread only */
+    uint64_t points, tile_points, n_tiles, next_tile;
+    struct tile *slots; /* owned: one per tile in flight */
+    int n_slots, in_flight;
+    int show_progress, drawn, finished, interrupted;
+    int rc; /* first tile failure (a TB_E* code), 0 when none */
+    atomic_int cancel;
+    atomic_uint_fast64_t done; /* points finished, for the progress bar */
+};
+
+static double now_s(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* Pool thread: adds this tile's new progress to the shared counter. */
+static void tile_progress(void *user, uint64_t done_in_tile)
+{
+    struct tile *t = user;
+
+    atomic_fetch_add_explicit(&t->sw->done, done_in_tile - t->reported, memory_order_relaxed);
+    t->reported = done_in_tile;
+}
+
+/* Pool thread. */
+static void tile_work(uv_work_t *req)
+{
+    struct tile *t = req->data;
+    struct sweep *sw = t->sw;
+
+    t->reported = 0;
+    t->rc = tb_sweep_tile(&sw->spec->core, t->begin, t->count, t->buf, &sw->cancel,
+                          sw->show_progress ? tile_progress : NULL, t, NULL);
+}
+
+static void draw_progress(struct sweep *sw)
+{
+    uint64_t done = atomic_load_explicit(&sw->done, memory_order_relaxed);
+    double frac = sw->points ? (double)done / (double)sw->points : 1.0;
+    char bar[BAR_WIDTH + 1];
+    int fill = (int)(frac * BAR_WIDTH);
+
+    if (fill > BAR_WIDTH)
+        fill = BAR_WIDTH;
+    memset(bar, '#', (size_t)fill);
+    memset(bar + fill, '.', (size_t)(BAR_WIDTH - fill));
+    bar[BAR_WIDTH] = '\0';
+    fprintf(stderr, "\r[%s] %5.1f%%  %llu/%llu points", bar, 100.0 * frac, (unsigned long long)done,
+            (unsigned long long)sw->points);
+    fflush(stderr);
+    sw->drawn = 1;
+}
+
+static void progress_tick(uv_timer_t *h)
+{
+    draw_progress(h->data);
+}
+
+static void on_sigint(uv_signal_t *h, int signum)
+{
+    struct sweep *sw = h->data;
+
+    (void)signum;
+    sw->interrupted = 1;
+    atomic_store(&sw->cancel, 1);
+}
+
+/* Loop thread: the last tile is in; close the handles so uv_run() returns. */
+static void finish(struct sweep *sw)
+{
+    if (sw->finished)
+        return;
+    sw->finished = 1;
+    if (sw->show_progress) {
+        uv_timer_stop(&sw->timer);
+        uv_close((uv_handle_t *)&sw->timer, NULL);
+        if (sw->drawn) {
+            fputs("\r\033[K", stderr); /* erase the bar */
+            fflush(stderr);
+        }
+    }
+    uv_signal_stop(&sw->sigint);
+    uv_close((uv_handle_t *)&sw->sigint, NULL);
+}
+
+static void tile_done(uv_work_t *req, int status);
+
+/* Loop thread: gives slot t the next tile. Returns 0 or a TB_E* code. */
+static int submit(struct sweep *sw, struct tile *t)
+{
+    t->begin = sw->next_tile * sw->tile_points;
+    t->count = sw->points - t->begin < sw->tile_points ? sw->points - t->begin : sw->tile_points;
+    t->rc = TB_OK;
+    if (uv_queue_work(&sw->loop, &t->req, tile_work, tile_done) != 0)
+        return TB_EINVAL;
+    sw->next_tile++;
+    sw->in_flight++;
+    return TB_OK;
+}
+
+/* Loop thread: a tile came back. */
+static void tile_done(uv_work_t *req, int status)
+{
+    struct tile *t = req->data;
+    struct sweep *sw = t->sw;
+    int rc;
+
+    sw->in_flight--;
+    if (status == 0 && t->rc == TB_OK) {
+        tb_labels_put(sw->labels, t->begin, t->buf, t->count);
+    } else if (!(t->rc == TB_ECANCELED && atomic_load(&sw->cancel))) {
+        if (!sw->rc)
+            sw->rc = status ? TB_EINVAL : t->rc;
+        atomic_store(&sw->cancel, 1); /* stop the other tiles too */
+    }
+    if (!atomic_load(&sw->cancel) && sw->next_tile < sw->n_tiles) {
+        rc = submit(sw, t);
+        if (rc == TB_OK)
+            return;
+        if (!sw->rc)
+            sw->rc = rc;
+        atomic_store(&sw->cancel, 1);
+    }
+    if (sw->in_flight == 0)
+        finish(sw);
+}
+
+/*
+ * Runs every point of spec into labels (tb_label_words(points) words, owned
+ * by the caller) on `threads` pool threads. Returns 0, a TB_E* code, or
+ * TB_ECANCELED with *interrupted = 1 after SIGINT.
+ */
+static int run_sweep(const struct codec_spec *spec, int threads, int show_progress,
+                     uint64_t *labels, int *interrupted)
+{
+    struct sweep *sw;
+    uint64_t per;
+    int i, rc = TB_OK;
+
+    *interrupted = 0;
+    sw = calloc(1, sizeof *sw);
+    if (!sw)
+        return TB_ENOMEM;
+    sw->spec = spec;
+    sw->labels = labels;
+    sw->points = tb_grid_points(&spec->core);
+    per = (sw->points + (uint64_t)threads * TILES_PER_THREAD - 1) /
+          ((uint64_t)threads * TILES_PER_THREAD);
+    sw->tile_points = (per + 63) / 64 * 64;
+    if (sw->tile_points < 64)
+        sw->tile_points = 64;
+    sw->n_tiles = (sw->points + sw->tile_points - 1) / sw->tile_points;
+    sw->n_slots = (uint64_t)threads < sw->n_tiles ? threads : (int)sw->n_tiles;
+    sw->show_progress = show_progress;
+    atomic_init(&sw->cancel, 0);
+    atomic_init(&sw->done, 0);
+
+    sw->slots = calloc((size_t)sw->n_slots, sizeof *sw->slots);
+    if (!sw->slots) {
+        free(sw);
+        return TB_ENOMEM;
+    }
+    for (i = 0; i < sw->n_slots; i++) {
+        sw->slots[i].sw = sw;
+        sw->slots[i].req.data = &sw->slots[i];
+        sw->slots[i].buf = malloc(tb_label_words(sw->tile_points) * sizeof(uint64_t));
+        if (!sw->slots[i].buf) {
+            rc = TB_ENOMEM;
+            goto out;
+        }
+    }
+
+    if (uv_loop_init(&sw->loop) != 0) {
+        rc = TB_ENOMEM;
+        goto out;
+    }
+    sw->sigint.data = sw;
+    uv_signal_init(&sw->loop, &sw->sigint);
+    uv_signal_start(&sw->sigint, on_sigint, SIGINT);
+    if (show_progress) {
+        sw->timer.data = sw;
+        uv_timer_init(&sw->loop, &sw->timer);
+        uv_timer_start(&sw->timer, progress_tick, PROGRESS_MS, PROGRESS_MS);
+    }
+    for (i = 0; i < sw->n_slots; i++) {
+        rc = submit(sw, &sw->slots[i]);
+        if (rc != TB_OK) {
+            sw->rc = rc;
+            atomic_store(&sw->cancel, 1);
+            break;
+        }
+    }
+    if (sw->in_flight == 0)
+        finish(sw);
+    uv_run(&sw->loop, UV_RUN_DEFAULT);
+    uv_loop_close(&sw->loop);
+
+    *interrupted = sw->interrupted;
+    rc = sw->interrupted ? TB_ECANCELED : sw->rc;
+out:
+    for (i = 0; i < sw->n_slots; i++)
+        free(sw->slots[i].buf);
+    free(sw->slots);
+    free(sw);
+    return rc;
+}
+
+static int default_threads(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+    if (n < 1)
+        return 1;
+    return n > MAX_THREADS ? MAX_THREADS : (int)n;
+}
+
+/* ---- subcommands --------------------------------------------------------- */
+
+int cli_run_main(int argc, char **argv)
+{
+    struct run_args a;
+    struct codec_spec spec;
+    struct codec_analysis an;
+    uint64_t *labels = NULL;
+    char num[16], *text = NULL;
+    double t0, elapsed;
+    int rc, interrupted, ex;
+
+    rc = parse_args(argc, argv, 1, &a);
+    if (rc != 0)
+        return rc > 0 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+    if (!a.threads)
+        a.threads = default_threads();
+    /* Before the first libuv call: the pool reads it once, when it starts. */
+    snprintf(num, sizeof num, "%d", a.threads);
+    setenv("UV_THREADPOOL_SIZE", num, 1);
+
+    ex = load_spec(&a, &spec);
+    if (ex != CLI_EXIT_OK)
+        return ex;
+    memset(&an, 0, sizeof an);
+    labels = calloc(tb_label_words(tb_grid_points(&spec.core)), sizeof *labels);
+    if (!labels) {
+        fprintf(stderr, "trainbound: out of memory for the labels of %llu points\n",
+                (unsigned long long)tb_grid_points(&spec.core));
+        ex = CLI_EXIT_FAILURE;
+        goto out;
+    }
+
+    t0 = now_s();
+    rc = run_sweep(&spec, a.threads, !a.quiet && isatty(STDERR_FILENO), labels, &interrupted);
+    if (interrupted) {
+        fputs("trainbound: interrupted\n", stderr);
+        ex = CLI_EXIT_INTERRUPTED;
+        goto out;
+    }
+    if (rc != TB_OK) {
+        fprintf(stderr, "trainbound: the sweep failed: %s\n", tb_strerror(rc));
+        ex = CLI_EXIT_FAILURE;
+        goto out;
+    }
+    rc = codec_analyze(&spec, labels, &an);
+    elapsed = now_s() - t0;
+    if (rc == CODEC_OK)
+        text = codec_result_encode_analysis(&spec, &an, elapsed);
+    if (!text) {
+        fprintf(stderr, "trainbound: cannot build the result: %s\n",
+                rc == CODEC_OK || rc == CODEC_ENOMEM ? "out of memory" : "invalid labels");
+        ex = CLI_EXIT_FAILURE;
+        goto out;
+    }
+    ex = print_doc(text);
+out:
+    free(text);
+    codec_analysis_free(&an);
+    free(labels);
+    codec_spec_free(&spec);
+    uv_library_shutdown();
+    return ex;
+}
+
+int cli_validate_main(int argc, char **argv)
+{
+    struct run_args a;
+    struct codec_spec spec;
+    char *text;
+    int rc, ex;
+
+    rc = parse_args(argc, argv, 0, &a);
+    if (rc != 0)
+        return rc > 0 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+    ex = load_spec(&a, &spec);
+    if (ex != CLI_EXIT_OK)
+        return ex;
+    text = codec_spec_canonical(&spec);
+    codec_spec_free(&spec);
+    if (!text) {
+        fputs("trainbound: out of memory\n", stderr);
+        return CLI_EXIT_FAILURE;
+    }
+    ex = print_doc(text);
+    free(text);
+    return ex;
+}
