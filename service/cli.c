@@ -35,6 +35,7 @@
 
 #include "cli.h"
 #include "codec.h"
+#include "npy.h"
 #include "tb.h"
 
 #define SPEC_MAX_BYTES ((size_t)16 << 20) /* 16 MiB */
@@ -43,7 +44,9 @@
 #define PROGRESS_MS 100
 #define BAR_WIDTH 30
 
-static const char run_usage[] = "usage: trainbound run [--threads N] [--quiet] SPEC.json|-\n";
+static const char run_usage[] =
+    "usage: trainbound run [--threads N] [--quiet] [--precision reference|fast]\n"
+    "                      [--labels OUT.npy] [--stats] SPEC.json|-\n";
 static const char validate_usage[] = "usage: trainbound validate SPEC.json|-\n";
 
 void cli_usage(FILE *f)
@@ -51,10 +54,13 @@ void cli_usage(FILE *f)
     fputs("usage: trainbound <command> [options]\n"
           "\n"
           "commands:\n"
-          "  run [--threads N] [--quiet] SPEC.json|-\n"
+          "  run [--threads N] [--quiet] [--precision P] [--labels OUT.npy] [--stats] SPEC.json|-\n"
           "        run the sweep a spec describes and print the result JSON on stdout;\n"
           "        - reads the spec from stdin. --threads: worker threads (1..1024,\n"
           "        default: the online cores). --quiet: no progress bar on stderr.\n"
+          "        --precision: override the spec's precision (reference or fast).\n"
+          "        --labels: also write every label to OUT.npy (numpy bool array).\n"
+          "        --stats: print one JSON line of run statistics on stderr.\n"
           "  validate SPEC.json|-\n"
           "        check a spec and print it with every default filled in\n"
           "  serve [options]\n"
@@ -74,6 +80,9 @@ struct run_args {
     const char *spec; /* file name or "-" (borrowed from argv) */
     int threads;      /* 0: not given */
     int quiet;
+    int stats;              /* --stats */
+    int precision;          /* -1: as the spec says, else a tb_precision */
+    const char *labels_out; /* --labels file (borrowed from argv), or NULL */
 };
 
 static int parse_threads(const char *s, int *out)
@@ -102,6 +111,7 @@ static int parse_args(int argc, char **argv, int with_run_opts, struct run_args 
     int i, only_files = 0;
 
     memset(a, 0, sizeof *a);
+    a->precision = -1;
     for (i = 1; i < argc; i++) {
         const char *s = argv[i];
 
@@ -112,6 +122,22 @@ static int parse_args(int argc, char **argv, int with_run_opts, struct run_args 
             return 1;
         } else if (!only_files && with_run_opts && strcmp(s, "--quiet") == 0) {
             a->quiet = 1;
+        } else if (!only_files && with_run_opts && strcmp(s, "--stats") == 0) {
+            a->stats = 1;
+        } else if (!only_files && with_run_opts &&
+                   (strcmp(s, "--precision") == 0 || strcmp(s, "--labels") == 0)) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "trainbound: %s: needs a value\n%s", s, usage);
+                return -1;
+            }
+            if (s[2] == 'l') {
+                a->labels_out = argv[++i];
+            } else if (strcmp(argv[i + 1], "reference") == 0 || strcmp(argv[i + 1], "fast") == 0) {
+                a->precision = argv[++i][0] == 'f' ? TB_PRECISION_FAST : TB_PRECISION_REFERENCE;
+            } else {
+                fprintf(stderr, "trainbound: --precision: must be reference or fast\n%s", usage);
+                return -1;
+            }
         } else if (!only_files && with_run_opts && strcmp(s, "--threads") == 0) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "trainbound: --threads: needs a value\n%s", usage);
@@ -267,6 +293,7 @@ struct tile {
     uint64_t *buf;     /* owned: this slot's labels, tb_label_words(tile_points) words */
     uint64_t reported; /* progress already added to sw->done (pool thread only) */
     int rc;            /* tb_sweep_tile()'s code, read in tile_done() */
+    struct tb_tile_stats st; /* written by the pool thread, read in tile_done() */
 };
 
 struct sweep {
@@ -280,6 +307,7 @@ struct sweep {
     int n_slots, in_flight;
     int show_progress, drawn, finished, interrupted;
     int rc; /* first tile failure (a TB_E* code), 0 when none */
+    uint64_t lane_steps; /* summed over finished tiles (loop thread) */
     atomic_int cancel;
     atomic_uint_fast64_t done; /* points finished, for the progress bar */
 };
@@ -309,7 +337,7 @@ static void tile_work(uv_work_t *req)
 
     t->reported = 0;
     t->rc = tb_sweep_tile(&sw->spec->core, t->begin, t->count, t->buf, &sw->cancel,
-                          sw->show_progress ? tile_progress : NULL, t, NULL);
+                          sw->show_progress ? tile_progress : NULL, t, &t->st);
 }
 
 static void draw_progress(struct sweep *sw)
@@ -387,6 +415,7 @@ static void tile_done(uv_work_t *req, int status)
     sw->in_flight--;
     if (status == 0 && t->rc == TB_OK) {
         tb_labels_put(sw->labels, t->begin, t->buf, t->count);
+        sw->lane_steps += t->st.lane_steps;
     } else if (!(t->rc == TB_ECANCELED && atomic_load(&sw->cancel))) {
         if (!sw->rc)
             sw->rc = status ? TB_EINVAL : t->rc;
@@ -410,7 +439,7 @@ static void tile_done(uv_work_t *req, int status)
  * TB_ECANCELED with *interrupted = 1 after SIGINT.
  */
 static int run_sweep(const struct codec_spec *spec, int threads, int show_progress,
-                     uint64_t *labels, int *interrupted)
+                     uint64_t *labels, int *interrupted, uint64_t *lane_steps)
 {
     struct sweep *sw;
     uint64_t per;
@@ -475,6 +504,7 @@ static int run_sweep(const struct codec_spec *spec, int threads, int show_progre
     uv_loop_close(&sw->loop);
 
     *interrupted = sw->interrupted;
+    *lane_steps = sw->lane_steps;
     rc = sw->interrupted ? TB_ECANCELED : sw->rc;
 out:
     for (i = 0; i < sw->n_slots; i++)
@@ -493,6 +523,35 @@ static int default_threads(void)
     return n > MAX_THREADS ? MAX_THREADS : (int)n;
 }
 
+/* Writes n labels to path as a NumPy bool array. Returns an exit code. */
+static int write_labels_npy(const char *path, const uint64_t *labels, uint64_t n)
+{
+    char head[NPY_HEADER_MAX];
+    unsigned char buf[1 << 16];
+    size_t hlen;
+    uint64_t i;
+    FILE *f;
+
+    if (npy_header(head, sizeof head, "|b1", n, &hlen) != 0)
+        return CLI_EXIT_FAILURE;
+    f = fopen(path, "wb");
+    if (!f) {
+        fprintf(stderr, "trainbound: --labels: cannot write %s: %s\n", path, strerror(errno));
+        return CLI_EXIT_FAILURE;
+    }
+    fwrite(head, 1, hlen, f);
+    for (i = 0; i < n; i += sizeof buf) {
+        size_t k = n - i < sizeof buf ? (size_t)(n - i) : sizeof buf;
+        npy_unpack_bits(labels, i, k, buf);
+        fwrite(buf, 1, k, f);
+    }
+    if (ferror(f) + fclose(f) != 0) {
+        fprintf(stderr, "trainbound: --labels: cannot write %s\n", path);
+        return CLI_EXIT_FAILURE;
+    }
+    return CLI_EXIT_OK;
+}
+
 /* ---- subcommands --------------------------------------------------------- */
 
 int cli_run_main(int argc, char **argv)
@@ -502,7 +561,8 @@ int cli_run_main(int argc, char **argv)
     struct codec_analysis an;
     uint64_t *labels = NULL;
     char num[16], *text = NULL;
-    double t0, elapsed;
+    double t0, t1 = 0, elapsed;
+    uint64_t lane_steps = 0;
     int rc, interrupted, ex;
 
     rc = parse_args(argc, argv, 1, &a);
@@ -517,6 +577,8 @@ int cli_run_main(int argc, char **argv)
     ex = load_spec(&a, &spec);
     if (ex != CLI_EXIT_OK)
         return ex;
+    if (a.precision >= 0)
+        spec.core.precision = (enum tb_precision)a.precision;
     memset(&an, 0, sizeof an);
     labels = calloc(tb_label_words(tb_grid_points(&spec.core)), sizeof *labels);
     if (!labels) {
@@ -527,7 +589,9 @@ int cli_run_main(int argc, char **argv)
     }
 
     t0 = now_s();
-    rc = run_sweep(&spec, a.threads, !a.quiet && isatty(STDERR_FILENO), labels, &interrupted);
+    rc = run_sweep(&spec, a.threads, !a.quiet && isatty(STDERR_FILENO), labels, &interrupted,
+                   &lane_steps);
+    t1 = now_s();
     if (interrupted) {
         fputs("trainbound: interrupted\n", stderr);
         ex = CLI_EXIT_INTERRUPTED;
@@ -549,6 +613,16 @@ int cli_run_main(int argc, char **argv)
         goto out;
     }
     ex = print_doc(text);
+    if (ex == CLI_EXIT_OK && a.labels_out)
+        ex = write_labels_npy(a.labels_out, labels, tb_grid_points(&spec.core));
+    if (a.stats)
+        fprintf(stderr,
+                "{\"points\":%llu,\"lane_steps\":%llu,\"threads\":%d,\"precision\":\"%s\","
+                "\"isa\":\"%s\",\"sweep_s\":%.6f,\"elapsed_s\":%.6f}\n",
+                (unsigned long long)tb_grid_points(&spec.core), (unsigned long long)lane_steps,
+                a.threads, spec.core.precision == TB_PRECISION_FAST ? "fast" : "reference",
+                spec.core.precision == TB_PRECISION_FAST ? tb_fast_isa(spec.core.isa_cap) : "libm",
+                t1 - t0, elapsed);
 out:
     free(text);
     codec_analysis_free(&an);

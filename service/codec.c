@@ -42,7 +42,9 @@
  *   fit.min_level        integer, default 0; fit.max_level integer, default
  *                        lr.levels; 0 <= min_level <= max_level <= lr.levels.
  *   fit.min_levels       integer 3..33, default 3.
- *   precision            "reference" only (default).
+ *   precision            "reference" (default: science.md's evaluation order with
+ *                        libm, bit for bit) or "fast" (SIMD lanes; may differ on
+ *                        chaotic labels only).
  *   output.max_flips     integer 0..10000000, default 10000.
  *   cost                 (2^levels + 1) * steps <= lim->max_cost, else an
  *                        error at lr.levels giving the cost and the limit.
@@ -693,7 +695,7 @@ static void parse_name(struct parse *p, const json_t *root)
 
 static void parse_tail(struct parse *p, const json_t *root)
 {
-    static const char *const precision_names[] = {"reference", NULL};
+    static const char *const precision_names[] = {"reference", "fast", NULL};
     const json_t *outp;
     struct loc ol, l;
     long long mf = DEFAULT_MAX_FLIPS;
@@ -900,7 +902,7 @@ json_t *codec_spec_to_json(const struct codec_spec *s)
     bad |= put(fit, "min_levels", json_integer(s->fit.min_levels));
     bad |= put(o, "fit", fit);
 
-    bad |= put(o, "precision", json_string("reference"));
+    bad |= put(o, "precision", json_string(c->precision == TB_PRECISION_FAST ? "fast" : "reference"));
     outp = json_object();
     bad |= put(outp, "max_flips", jint(s->max_flips));
     bad |= put(o, "output", outp);
