@@ -125,8 +125,9 @@ run: deps
 	$(Q)mkdir -p data
 	exec $(BUILD)/trainbound serve --listen 127.0.0.1:8080 --db data/trainbound.db
 
-bench: $(BUILD)/trainbound
-	$(Q)sh bench/run.sh $(BUILD)/trainbound
+# BENCH_ARGS=--quick for levels 16 and 20 only.
+bench: deps $(BUILD)/trainbound
+	$(Q)sh bench/run.sh $(BUILD)/trainbound $(BENCH_ARGS)
 
 lint:
 	$(Q)clang-format --dry-run -Werror core/*.[ch] service/*.[ch]

@@ -1,7 +1,7 @@
 /*
  * embed.h - files compiled into the binary: SQL migrations and web assets.
  * The arrays are generated at build time by service/gen-embed.sh from
- * migrations/*.sql and the asset list in the Makefile. Read-only, any thread.
+ * the migrations/NNNN_name.sql files and the asset list in the Makefile. Read-only, any thread.
  */
 #ifndef TB_EMBED_H
 #define TB_EMBED_H

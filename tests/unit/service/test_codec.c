@@ -388,7 +388,7 @@ static const struct bad_case bad_cases[] = {
     /* name, precision, output */
     {Q ",\"name\":\"\"}", "name", "must be a UTF-8 string of 1..200 bytes"},
     {Q ",\"name\":42}", "name", "must be a UTF-8 string of 1..200 bytes"},
-    {Q ",\"precision\":\"fast\"}", "precision", "must be \"reference\""},
+    {Q ",\"precision\":\"turbo\"}", "precision", "must be \"reference\" or \"fast\""},
     {Q ",\"output\":{\"max_flips\":-1}}", "output.max_flips", "must be an integer in 0..10000000"},
     {Q ",\"output\":{\"max_flips\":10000001}}", "output.max_flips",
      "must be an integer in 0..10000000"},
