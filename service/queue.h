@@ -1,0 +1,199 @@
+/*
+ * queue.h - the durable job queue: jobs split into tiles of the grid, tile
+ * leases with heartbeats, saved tile labels, results. This is the seam for a
+ * second backend (PostgreSQL with FOR UPDATE SKIP LOCKED): everything the
+ * server and the workers do to jobs goes through these calls, and nothing
+ * outside queue.c/store.c sees SQLite.
+ *
+ * Threads: a `struct store` is one SQLite connection and belongs to exactly
+ * one thread at a time (the loop thread has one; each worker thread opens
+ * its own). Calls on different stores may run at once.
+ *
+ * Errors: 0, or a negative QUEUE_E* code. Every read-then-write runs in
+ * BEGIN IMMEDIATE. Times are milliseconds since the Unix epoch, given by
+ * the caller (so tests can drive the clock).
+ *
+ * Ownership: strings and arrays written into out-structs are owned by the
+ * caller and released with the matching *_free(); input pointers are
+ * borrowed for the call.
+ */
+#ifndef TB_QUEUE_H
+#define TB_QUEUE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum queue_status {
+    QUEUE_OK = 0,
+    QUEUE_ENOENT = -1,    /* no such job / nothing to claim */
+    QUEUE_EFULL = -2,     /* max_queued reached: answer 429 */
+    QUEUE_ECONFLICT = -3, /* idempotency key reused with another body: 422;
+                             or a state that forbids the call: 409 */
+    QUEUE_EBUSY = -4,     /* SQLITE_BUSY past the busy timeout: answer 503 */
+    QUEUE_EIO = -5,       /* disk full, I/O error, corrupt file */
+    QUEUE_EREADONLY = -6, /* database is read-only */
+    QUEUE_ESCHEMA = -7,   /* database schema newer than this binary knows */
+    QUEUE_ENOMEM = -8,
+    QUEUE_ESTALE = -9,    /* the lease was lost: tile requeued or job canceled */
+    QUEUE_EINVAL = -10,   /* an argument breaks this contract (a caller bug: 500) */
+};
+const char *queue_strerror(int code);
+
+struct store;
+
+/* Opens (creating if needed) the database at path, sets WAL, synchronous
+ * (FULL unless `synchronous_normal`), busy_timeout_ms and foreign keys, and
+ * applies the embedded migrations (loop thread only: pass migrate = 1 there,
+ * 0 on worker connections). *out is owned by the caller: store_close().
+ * QUEUE_ESCHEMA also when migrate = 0 finds an older schema than this binary
+ * needs. A database file without any write permission bit is opened
+ * read-only (even by root): reads work, writes answer QUEUE_EREADONLY. */
+int store_open(const char *path, int migrate, int busy_timeout_ms, int synchronous_normal,
+               struct store **out);
+void store_close(struct store *s);
+/* PRAGMA user_version, and the highest version this binary embeds. */
+int store_schema_version(struct store *s, int *version);
+int store_known_version(void);
+/* 0 if the database answers and is writable (for /readyz). */
+int store_check_writable(struct store *s);
+/* The last SQLite message on this connection, for logs next to a failed
+ * call's code. Borrowed: valid until the next call on s. Never NULL. */
+const char *store_errmsg(struct store *s);
+
+enum job_status { JOB_QUEUED, JOB_RUNNING, JOB_SUCCEEDED, JOB_FAILED, JOB_CANCELED };
+const char *job_status_name(enum job_status st);
+int job_status_parse(const char *name, enum job_status *out); /* 0 or QUEUE_ENOENT */
+
+struct job {
+    int64_t id;
+    enum job_status status;
+    char *name;      /* owned; may be NULL */
+    char *spec_json; /* owned: the canonical spec */
+    uint64_t points_total, points_done;
+    int64_t tiles_total, tiles_done;
+    int64_t created_ms, started_ms, finished_ms; /* 0 when not yet */
+    int64_t revision;     /* bumps on every change: the weak ETag */
+    char *error;          /* owned; failure reason, or NULL */
+    char *summary_json;   /* owned; when succeeded: {dimension, stderr, ...} */
+};
+void job_free(struct job *j); /* frees the members, not j itself */
+
+struct queue_submit {
+    const char *spec_json;    /* canonical spec (borrowed) */
+    const char *name;         /* may be NULL */
+    uint64_t points;          /* grid points */
+    uint64_t tile_points;     /* points per tile, a multiple of 64 */
+    const char *idem_key;     /* Idempotency-Key header, or NULL */
+    const char *request_hash; /* hash of the canonical spec, for the key */
+    int64_t max_queued;       /* queued + running jobs allowed; <= 0: no limit */
+};
+
+/* Inserts a queued job and its tiles in one transaction (durable before the
+ * call returns). With an idempotency key already used for the same request
+ * hash, returns the original job and sets *replayed = 1; for another hash,
+ * QUEUE_ECONFLICT. */
+int queue_enqueue(struct store *s, const struct queue_submit *sub, int64_t now_ms,
+                  struct job *out, int *replayed);
+/* At most this many tiles per job (one row each): choose tile_points so
+ * that ceil(points / tile_points) stays below it, else QUEUE_EINVAL, as for
+ * tile_points 0 or not a multiple of 64, or points 0. out and replayed may
+ * be NULL. */
+#define QUEUE_MAX_TILES (INT64_C(1) << 20)
+
+struct tile_claim {
+    int64_t job_id;
+    int64_t idx;       /* tile index within the job */
+    uint64_t begin;    /* first grid point */
+    uint64_t count;    /* points */
+    int attempt;       /* 1 on the first lease of this tile */
+    char *spec_json;   /* owned: the job's canonical spec */
+};
+void tile_claim_free(struct tile_claim *c);
+
+/* Leases the next pending tile, fairly across jobs: the job that has had
+ * the fewest tiles leased so far among runnable jobs (ties: oldest job)
+ * goes first, so a huge job cannot starve a small one. Marks the job
+ * running. QUEUE_ENOENT when nothing is pending. */
+int queue_claim(struct store *s, int64_t now_ms, int64_t lease_ms, struct tile_claim *out);
+
+/* Extends a held lease. QUEUE_ESTALE if the lease is gone (expired and
+ * requeued, or the job canceled/deleted): the worker should stop. */
+int queue_heartbeat(struct store *s, int64_t job_id, int64_t idx, int attempt,
+                    int64_t until_ms);
+
+/* Saves a finished tile's labels (tb_label_words(count) words, little-endian
+ * on disk) idempotently, keyed by (job, tile, attempt): a stale attempt
+ * gets QUEUE_ESTALE and changes nothing. Adds to points_done. Sets
+ * *job_complete = 1 when this was the last tile. Repeating the call of the
+ * attempt that saved the tile changes nothing and returns 0, with
+ * *job_complete = 1 while the job still waits for queue_complete (so a
+ * retried call cannot lose the completion). count must be the tile's count
+ * (QUEUE_EINVAL otherwise). */
+int queue_finish_tile(struct store *s, int64_t job_id, int64_t idx, int attempt,
+                      const uint64_t *labels, uint64_t count, uint64_t divergent,
+                      uint64_t lane_steps, int64_t now_ms, int *job_complete);
+
+/* Returns leased tiles whose lease ended before now_ms to pending; a tile
+ * leased max_attempts times fails its job with a stored reason.
+ * *requeued = tiles returned. Also used at start-up with now_ms = +inf-ish
+ * to recover every lease of a previous process. max_attempts <= 0: no limit.
+ * The reason reads like "tile 3 failed 3 attempts (worker lost)". */
+int queue_requeue_expired(struct store *s, int64_t now_ms, int max_attempts, int *requeued);
+
+/* Assembles all saved tile labels of a job into bits (caller-allocated,
+ * tb_label_words(points_total) words). */
+int queue_load_labels(struct store *s, int64_t job_id, uint64_t *bits);
+
+/* Marks a running job succeeded with its result document and summary. */
+int queue_complete(struct store *s, int64_t job_id, const char *result_json,
+                   const char *summary_json, int64_t now_ms);
+/* Marks a job failed with a reason (non-retryable). */
+int queue_fail(struct store *s, int64_t job_id, const char *reason, int64_t now_ms);
+
+/* Cancels a queued or running job (QUEUE_ECONFLICT if already finished);
+ * running tiles notice through queue_heartbeat/queue_finish_tile -> ESTALE.
+ * out (may be NULL) receives the canceled job. */
+int queue_cancel(struct store *s, int64_t job_id, int64_t now_ms, struct job *out);
+/* Removes a job and its tiles and result (cancels first if needed). */
+int queue_delete(struct store *s, int64_t job_id);
+
+int queue_get(struct store *s, int64_t job_id, struct job *out);
+/* The stored result document (caller frees); QUEUE_ENOENT if none. */
+int queue_get_result(struct store *s, int64_t job_id, char **result_json);
+
+/* Newest first. status may be NULL (all). cursor 0 = from the newest;
+ * else jobs with id < cursor. Writes up to limit jobs to out (caller array,
+ * free each with job_free), *n of them, and *next_cursor (0 when no more). */
+int queue_list(struct store *s, const enum job_status *status, int64_t cursor, int limit,
+               struct job *out, int *n, int64_t *next_cursor);
+
+/* Jobs per state (array indexed by enum job_status), for metrics/backpressure. */
+int queue_counts(struct store *s, int64_t counts[5]);
+
+/* Retention (call from a timer): deletes up to batch finished jobs, with
+ * their tiles, attempts and result, oldest first, in one short transaction:
+ * succeeded jobs that finished before succeeded_before_ms, failed and
+ * canceled ones that finished before failed_before_ms (a cutoff <= 0 keeps
+ * that class). *deleted = jobs removed; call again while it equals batch. */
+int queue_prune(struct store *s, int64_t succeeded_before_ms, int64_t failed_before_ms, int batch,
+                int *deleted);
+
+/* The lease log, one entry per attempt ever granted. */
+enum attempt_outcome {
+    ATTEMPT_LEASED,    /* still held */
+    ATTEMPT_DONE,      /* its labels were saved */
+    ATTEMPT_EXPIRED,   /* requeued by queue_requeue_expired (worker lost) */
+    ATTEMPT_ABANDONED, /* the job was canceled or failed while it was held */
+};
+struct tile_attempt {
+    int64_t job_id, idx;
+    int attempt;
+    int64_t leased_ms, ended_ms; /* ended_ms 0 while leased */
+    enum attempt_outcome outcome;
+};
+/* Writes up to cap attempts of a job to out (caller array), ordered by
+ * (idx, attempt), and *n of them. For tests, forensics and crash checks;
+ * QUEUE_ENOENT if the job does not exist. */
+int queue_tile_attempts(struct store *s, int64_t job_id, struct tile_attempt *out, int cap, int *n);
+
+#endif /* TB_QUEUE_H */

@@ -1,0 +1,58 @@
+/*
+ * store_int.h - private to store.c and queue.c (and their white-box unit
+ * tests): the connection object, the prepared-statement cache, transaction
+ * helpers and the SQLite -> QUEUE_E* mapping. Nothing else includes it;
+ * everything else sees SQLite only through queue.h.
+ *
+ * Threads: like a `struct store`, whoever owns the store owns these calls.
+ */
+#ifndef TB_STORE_INT_H
+#define TB_STORE_INT_H
+
+#include <sqlite3.h>
+#include <stddef.h>
+
+#include "queue.h"
+
+struct embed_file; /* embed.h */
+
+/* Slots of the prepared-statement cache; queue.c numbers its statements
+ * below this. */
+#define STORE_MAX_STMTS 64
+
+struct store {
+    sqlite3 *db;  /* owned; closed by store_close() */
+    int readonly; /* opened SQLITE_OPEN_READONLY (file without write bits) */
+    sqlite3_stmt *begin, *commit, *rollback; /* owned, prepared at open */
+    sqlite3_stmt *stmt[STORE_MAX_STMTS];     /* owned, prepared on first use */
+    char errmsg[200];                        /* SQLite's message of the failure that rolled back the
+                                                current operation; "" when none */
+};
+
+/* Maps a SQLite result code (primary or extended) to 0 or a QUEUE_E* code. */
+int store__map(int rc);
+
+/*
+ * The cached statement in slot id, prepared from sql on first use (sql must
+ * be the same string on every call for that slot). *out is borrowed from
+ * the cache: reset it with store__reset() when done, before the function
+ * returns, so no read transaction outlives the call.
+ */
+int store__stmt(struct store *s, int id, const char *sql, sqlite3_stmt **out);
+void store__reset(sqlite3_stmt *st);
+
+/* BEGIN IMMEDIATE / COMMIT; rollback is a no-op outside a transaction.
+ * store__commit rolls back by itself when COMMIT fails. */
+int store__begin(struct store *s);
+int store__commit(struct store *s);
+void store__rollback(struct store *s);
+
+/*
+ * Applies the migrations in files[0..n) (sorted; file i must be numbered
+ * i + 1, "migrations/0001_x.sql") above the current user_version, each in
+ * its own BEGIN IMMEDIATE transaction with `PRAGMA user_version = N`.
+ * store_open() passes the embedded set; tests pass their own.
+ */
+int store__migrate(struct store *s, const struct embed_file *files, size_t n);
+
+#endif /* TB_STORE_INT_H */
