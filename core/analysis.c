@@ -64,11 +64,12 @@ static void compact_even(uint64_t *dst, const uint64_t *src, uint64_t n)
 
 int tb_box_counts(const uint64_t *bits, int levels, uint64_t *counts)
 {
-    uint64_t n = ((uint64_t)1 << levels) + 1, *buf;
+    uint64_t n, *buf;
     int lev;
 
     if (!bits || !counts || levels < 0 || levels > TB_MAX_LEVELS)
         return TB_EINVAL;
+    n = ((uint64_t)1 << levels) + 1;
     counts[levels] = count_changes(bits, n);
     if (levels == 0)
         return TB_OK;

@@ -115,7 +115,8 @@ const char *tb_fast_isa(enum tb_isa cap);
 struct tb_roughness {
     double theta;    /* additive: sum eps_k/lam_k^2; multiplicative: eps; quadratic: 0 */
     double critical; /* additive and quadratic: 1/(2 pi^2); multiplicative: +inf (none) */
-    int convex;      /* 1 if f is convex */
+    int convex;      /* 1 if f is convex; with amplitudes of mixed signs the
+                        test sum |eps_k|/lam_k^2 <= theta_c is sufficient only */
 };
 
 void tb_roughness(const struct tb_model *m, struct tb_roughness *out);
