@@ -36,6 +36,7 @@
 #include "cli.h"
 #include "codec.h"
 #include "npy.h"
+#include "study.h"
 #include "tb.h"
 
 #define SPEC_MAX_BYTES ((size_t)16 << 20) /* 16 MiB */
@@ -46,7 +47,7 @@
 
 static const char run_usage[] =
     "usage: trainbound run [--threads N] [--quiet] [--precision reference|fast]\n"
-    "                      [--labels OUT.npy] [--stats] SPEC.json|-\n";
+    "                      [--labels OUT.npy] [--csv OUT.csv] [--stats] SPEC.json|-\n";
 static const char validate_usage[] = "usage: trainbound validate SPEC.json|-\n";
 
 void cli_usage(FILE *f)
@@ -61,6 +62,8 @@ void cli_usage(FILE *f)
           "        --precision: override the spec's precision (reference or fast).\n"
           "        --labels: also write every label to OUT.npy (numpy bool array).\n"
           "        --stats: print one JSON line of run statistics on stderr.\n"
+          "        A study spec (one with \"vary\") runs every cell and prints the\n"
+          "        study table; --csv also writes the table as CSV.\n"
           "  validate SPEC.json|-\n"
           "        check a spec and print it with every default filled in\n"
           "  serve [options]\n"
@@ -83,6 +86,7 @@ struct run_args {
     int stats;              /* --stats */
     int precision;          /* -1: as the spec says, else a tb_precision */
     const char *labels_out; /* --labels file (borrowed from argv), or NULL */
+    const char *csv_out;    /* --csv file for a study's table, or NULL */
 };
 
 static int parse_threads(const char *s, int *out)
@@ -125,13 +129,16 @@ static int parse_args(int argc, char **argv, int with_run_opts, struct run_args 
         } else if (!only_files && with_run_opts && strcmp(s, "--stats") == 0) {
             a->stats = 1;
         } else if (!only_files && with_run_opts &&
-                   (strcmp(s, "--precision") == 0 || strcmp(s, "--labels") == 0)) {
+                   (strcmp(s, "--precision") == 0 || strcmp(s, "--labels") == 0 ||
+                    strcmp(s, "--csv") == 0)) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "trainbound: %s: needs a value\n%s", s, usage);
                 return -1;
             }
             if (s[2] == 'l') {
                 a->labels_out = argv[++i];
+            } else if (s[2] == 'c') {
+                a->csv_out = argv[++i];
             } else if (strcmp(argv[i + 1], "reference") == 0 || strcmp(argv[i + 1], "fast") == 0) {
                 a->precision = argv[++i][0] == 'f' ? TB_PRECISION_FAST : TB_PRECISION_REFERENCE;
             } else {
@@ -244,25 +251,29 @@ static void print_errors(const struct codec_errors *errs)
 
 /* Reads and parses the spec a->spec. Returns a cli_exit code; on CLI_EXIT_OK
  * spec is filled and owned by the caller. */
-static int load_spec(const struct run_args *a, struct codec_spec *spec)
+/*
+ * Parses buf (len bytes, borrowed) as a sweep spec into *spec, or, when it
+ * is a study (it has "vary"), into *study with *is_study = 1. Prints the
+ * problems on failure. Returns an exit code.
+ */
+static int load_spec(const char *buf, size_t len, struct codec_spec *spec, struct study *study,
+                     int *is_study)
 {
     struct codec_limits lim;
     struct codec_errors *errs;
-    char *buf;
-    size_t len;
     int rc;
 
-    if (read_spec(a->spec, &buf, &len) < 0)
-        return CLI_EXIT_USAGE;
     errs = malloc(sizeof *errs);
     if (!errs) {
-        free(buf);
         fputs("trainbound: out of memory\n", stderr);
         return CLI_EXIT_FAILURE;
     }
     codec_limits_default(&lim);
-    rc = codec_parse_spec(buf, len, &lim, spec, errs);
-    free(buf);
+    *is_study = study_is_study(buf, len);
+    if (*is_study)
+        rc = study_parse(buf, len, &lim, study, errs);
+    else
+        rc = codec_parse_spec(buf, len, &lim, spec, errs);
     if (rc != CODEC_OK)
         print_errors(errs);
     free(errs);
@@ -271,7 +282,6 @@ static int load_spec(const struct run_args *a, struct codec_spec *spec)
     return rc == CODEC_OK ? CLI_EXIT_OK : CLI_EXIT_USAGE;
 }
 
-/* Writes text and a newline to stdout. Returns a cli_exit code. */
 static int print_doc(const char *text)
 {
     if (fputs(text, stdout) == EOF || fputc('\n', stdout) == EOF || fflush(stdout) == EOF) {
@@ -552,6 +562,102 @@ static int write_labels_npy(const char *path, const uint64_t *labels, uint64_t n
     return CLI_EXIT_OK;
 }
 
+/* Writes text to path. Returns an exit code. */
+static int write_text(const char *flag, const char *path, const char *text)
+{
+    FILE *f = fopen(path, "wb");
+
+    if (!f || fputs(text, f) < 0 || ferror(f) + fclose(f) != 0) {
+        fprintf(stderr, "trainbound: %s: cannot write %s: %s\n", flag, path, strerror(errno));
+        return CLI_EXIT_FAILURE;
+    }
+    return CLI_EXIT_OK;
+}
+
+/*
+ * Runs every cell of a study, one after another, each on all threads. A
+ * cell whose canonical spec equals an earlier cell's is not run again: its
+ * analysis is copied and the row says "reused". Prints the study document;
+ * --csv writes the table. Returns an exit code.
+ */
+static int run_study(const struct run_args *a, struct study *st)
+{
+    struct codec_analysis *an = calloc(st->n_cells, sizeof *an);
+    int *reused = calloc(st->n_cells, sizeof *reused);
+    int show = !a->quiet && isatty(STDERR_FILENO), ex = CLI_EXIT_OK, interrupted = 0, rc;
+    uint64_t lane_steps = 0, ls;
+    char *text = NULL, *csv = NULL;
+    double t0 = now_s();
+    size_t i, j;
+
+    if (!an || !reused) {
+        fputs("trainbound: out of memory\n", stderr);
+        ex = CLI_EXIT_FAILURE;
+        goto out;
+    }
+    for (i = 0; i < st->n_cells; i++) {
+        struct codec_spec *c = &st->cells[i];
+        uint64_t *labels;
+
+        for (j = 0; j < i; j++)
+            if (strcmp(st->cell_canonical[i], st->cell_canonical[j]) == 0)
+                break;
+        if (j < i) {
+            an[i] = an[j];
+            reused[i] = 1;
+            continue;
+        }
+        if (a->precision >= 0)
+            c->core.precision = (enum tb_precision)a->precision;
+        if (show)
+            fprintf(stderr, "\rcell %zu/%zu\n", i + 1, st->n_cells);
+        labels = calloc(tb_label_words(tb_grid_points(&c->core)), sizeof *labels);
+        if (!labels) {
+            fputs("trainbound: out of memory for a cell's labels\n", stderr);
+            ex = CLI_EXIT_FAILURE;
+            goto out;
+        }
+        ls = 0;
+        rc = run_sweep(c, a->threads, show, labels, &interrupted, &ls);
+        lane_steps += ls;
+        if (rc == TB_OK)
+            rc = codec_analyze(c, labels, &an[i]) == CODEC_OK ? TB_OK : TB_ENOMEM;
+        free(labels);
+        /* rows need no flips: drop them now, so reused copies share nothing */
+        free(an[i].flips);
+        an[i].flips = NULL;
+        an[i].n_flips = 0;
+        if (interrupted) {
+            fputs("trainbound: interrupted\n", stderr);
+            ex = CLI_EXIT_INTERRUPTED;
+            goto out;
+        }
+        if (rc != TB_OK) {
+            fprintf(stderr, "trainbound: cell %zu failed: %s\n", i, tb_strerror(rc));
+            ex = CLI_EXIT_FAILURE;
+            goto out;
+        }
+    }
+    text = study_result_encode(st, an, reused, now_s() - t0);
+    if (!text || (a->csv_out && !(csv = study_csv(st, an, reused)))) {
+        fputs("trainbound: out of memory\n", stderr);
+        ex = CLI_EXIT_FAILURE;
+        goto out;
+    }
+    ex = print_doc(text);
+    if (ex == CLI_EXIT_OK && csv)
+        ex = write_text("--csv", a->csv_out, csv);
+    if (a->stats)
+        fprintf(stderr, "{\"cells\":%zu,\"lane_steps\":%llu,\"threads\":%d,\"elapsed_s\":%.6f}\n",
+                st->n_cells, (unsigned long long)lane_steps, a->threads, now_s() - t0);
+out:
+    free(text);
+    free(csv);
+    free(an);
+    free(reused);
+    return ex;
+}
+
 /* ---- subcommands --------------------------------------------------------- */
 
 int cli_run_main(int argc, char **argv)
@@ -561,9 +667,12 @@ int cli_run_main(int argc, char **argv)
     struct codec_analysis an;
     uint64_t *labels = NULL;
     char num[16], *text = NULL;
+    struct study study;
+    char *buf;
+    size_t len;
     double t0, t1 = 0, elapsed;
     uint64_t lane_steps = 0;
-    int rc, interrupted, ex;
+    int rc, interrupted, ex, is_study = 0;
 
     rc = parse_args(argc, argv, 1, &a);
     if (rc != 0)
@@ -574,9 +683,23 @@ int cli_run_main(int argc, char **argv)
     snprintf(num, sizeof num, "%d", a.threads);
     setenv("UV_THREADPOOL_SIZE", num, 1);
 
-    ex = load_spec(&a, &spec);
+    if (read_spec(a.spec, &buf, &len) < 0)
+        return CLI_EXIT_USAGE;
+    ex = load_spec(buf, len, &spec, &study, &is_study);
+    free(buf);
     if (ex != CLI_EXIT_OK)
         return ex;
+    if (is_study) {
+        ex = run_study(&a, &study);
+        study_free(&study);
+        uv_library_shutdown();
+        return ex;
+    }
+    if (a.csv_out) {
+        fputs("trainbound: --csv: only a study spec (one with \"vary\") has a table\n", stderr);
+        codec_spec_free(&spec);
+        return CLI_EXIT_USAGE;
+    }
     if (a.precision >= 0)
         spec.core.precision = (enum tb_precision)a.precision;
     memset(&an, 0, sizeof an);
@@ -636,17 +759,27 @@ int cli_validate_main(int argc, char **argv)
 {
     struct run_args a;
     struct codec_spec spec;
-    char *text;
-    int rc, ex;
+    struct study study;
+    char *text, *buf;
+    size_t len;
+    int rc, ex, is_study = 0;
 
     rc = parse_args(argc, argv, 0, &a);
     if (rc != 0)
         return rc > 0 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
-    ex = load_spec(&a, &spec);
+    if (read_spec(a.spec, &buf, &len) < 0)
+        return CLI_EXIT_USAGE;
+    ex = load_spec(buf, len, &spec, &study, &is_study);
+    free(buf);
     if (ex != CLI_EXIT_OK)
         return ex;
-    text = codec_spec_canonical(&spec);
-    codec_spec_free(&spec);
+    if (is_study) {
+        text = strdup(study.canonical);
+        study_free(&study);
+    } else {
+        text = codec_spec_canonical(&spec);
+        codec_spec_free(&spec);
+    }
     if (!text) {
         fputs("trainbound: out of memory\n", stderr);
         return CLI_EXIT_FAILURE;
