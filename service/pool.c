@@ -1,0 +1,715 @@
+/*
+ * pool.c - dispatcher, tile tasks and analysis tasks (pool.h).
+ *
+ * Owns: struct pool (loop thread), every struct tile_task and struct
+ * analysis_task (created and freed on the loop thread; between
+ * uv_queue_work() and its after-work callback a task's worker fields
+ * belong to the pool thread running it), and the worker connections
+ * (one per pool thread, opened by that thread, registered under a mutex
+ * and closed by the loop thread in pool_close() when no task runs).
+ *
+ * Cross-thread data: a task's `cancel` flag and `last_beat_ms` are atomics;
+ * everything else a worker writes is read by the loop only in the
+ * after-work callback, which libuv orders after the work callback.
+ */
+#include "pool.h"
+
+#include <limits.h>
+#include <math.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "clock.h"
+#include "codec.h"
+#include "log.h"
+#include "xalloc.h"
+
+#define MAINT_INTERVAL_MS 1000 /* maintenance tick */
+#define REQUEUE_EVERY_TICKS 5  /* requeue expired leases every 5 s */
+#define RECOVER_EVERY_TICKS 15 /* look for unanalysed finished jobs */
+#define BEAT_SPACING_MS 1000   /* worker heartbeats at most this often */
+#define MAX_WORKER_STORES 1024
+
+struct tile_task {
+    uv_work_t req;
+    struct pool *pool;
+    struct tile_claim claim;      /* owned */
+    atomic_int cancel;            /* raised by the loop or by a stale lease */
+    _Atomic int64_t last_beat_ms; /* monotonic time of the last renewal */
+    int started;                  /* the work callback began (loop reads after) */
+    /* Written by the worker, read in the after-work callback: */
+    struct store *wstore; /* the worker's connection, worker-only */
+    int64_t next_beat_ms; /* worker-only */
+    int rc_core;          /* TB_* of the sweep; 1 when not run */
+    int rc_queue;         /* QUEUE_* of the store calls */
+    int parse_failed;
+    int complete; /* this was the job's last tile */
+    int stale;    /* lease lost (heartbeat or finish) */
+    uint64_t divergent, lane_steps;
+    double seconds;
+    struct tile_task *prev, *next; /* the pool's running list (loop thread) */
+};
+
+struct analysis_task {
+    uv_work_t req;
+    struct pool *pool;
+    int64_t job_id;
+    /* Written by the worker: */
+    int rc;         /* QUEUE_* or CODEC_* failure, 0 on success */
+    int failed_job; /* the job was marked failed */
+    char reason[256];
+    double dimension, se, seconds;
+    int fractal;
+    struct analysis_task *next; /* the pool's list (loop thread) */
+};
+
+struct pool {
+    uv_loop_t *loop;
+    struct store *store; /* the loop's connection (borrowed) */
+    struct pool_config cfg;
+    char *db_path; /* owned copy */
+    uv_timer_t maint, kick, drain_timer;
+    int handles_open;
+    uint64_t ticks;
+    int in_flight;           /* tiles + analyses */
+    struct tile_task *tiles; /* running tile tasks */
+    struct analysis_task *analyses;
+    int draining, closing, drain_forced;
+    void (*drain_done)(void *);
+    void *drain_user;
+    /* Worker connections, registered by the pool threads. */
+    uv_key_t key;
+    uv_mutex_t stores_mu;
+    struct store *stores[MAX_WORKER_STORES];
+    int n_stores;
+};
+
+static void dispatch(struct pool *p);
+static void start_analysis(struct pool *p, int64_t job_id);
+
+/* Limits for re-parsing stored specs: they were validated on submit, and
+ * limits lowered since must not strand accepted jobs. */
+static void stored_limits(struct codec_limits *lim)
+{
+    lim->max_levels = TB_MAX_LEVELS;
+    lim->max_steps = INT_MAX;
+    lim->max_dim = TB_MAX_DIM;
+    lim->max_cost = HUGE_VAL;
+}
+
+uint64_t pool_tile_points(const struct tb_spec *spec, int workers, uint64_t fixed)
+{
+    double per_point, t, share;
+    uint64_t n;
+
+    if (fixed > 0)
+        return fixed;
+    per_point = (double)spec->steps * (double)spec->model.dim *
+                (spec->model.n_terms > 1 ? spec->model.n_terms : 1);
+    if (per_point < 1)
+        per_point = 1;
+    t = ldexp(1.0, 26) / per_point;
+    /* Enough tiles that the last ones do not leave threads idle. */
+    share = ceil((double)tb_grid_points(spec) / (8.0 * (workers > 0 ? workers : 1)) / 64.0) * 64.0;
+    if (share < t)
+        t = share;
+    if (t < 64)
+        t = 64;
+    if (t > 1048576)
+        t = 1048576;
+    n = (uint64_t)t / 64 * 64;
+    return n < 64 ? 64 : n;
+}
+
+/* ---- worker connections ------------------------------------------------- */
+
+/* The calling pool thread's connection, opened on first use. */
+static int worker_store(struct pool *p, struct store **out)
+{
+    struct store *s = uv_key_get(&p->key);
+    int rc;
+
+    if (s) {
+        *out = s;
+        return QUEUE_OK;
+    }
+    rc = store_open(p->db_path, 0, p->cfg.busy_timeout_ms, p->cfg.synchronous_normal, &s);
+    if (rc != QUEUE_OK)
+        return rc;
+    uv_mutex_lock(&p->stores_mu);
+    if (p->n_stores >= MAX_WORKER_STORES) {
+        uv_mutex_unlock(&p->stores_mu);
+        store_close(s);
+        return QUEUE_ENOMEM;
+    }
+    p->stores[p->n_stores++] = s;
+    uv_mutex_unlock(&p->stores_mu);
+    uv_key_set(&p->key, s);
+    *out = s;
+    return QUEUE_OK;
+}
+
+/* ---- tile tasks --------------------------------------------------------- */
+
+/* Progress callback (pool thread): renews the lease about once a second. */
+static void tile_progress(void *user, uint64_t done_in_tile)
+{
+    struct tile_task *t = user;
+    int64_t now = clock_mono_ms();
+    int rc;
+
+    (void)done_in_tile;
+    if (now < t->next_beat_ms)
+        return;
+    t->next_beat_ms = now + BEAT_SPACING_MS;
+    rc = queue_heartbeat(t->wstore, t->claim.job_id, t->claim.idx, t->claim.attempt,
+                         clock_now_ms() + t->pool->cfg.lease_ms);
+    if (rc == QUEUE_OK) {
+        atomic_store(&t->last_beat_ms, now);
+    } else if (rc == QUEUE_ESTALE || rc == QUEUE_ENOENT) {
+        t->stale = 1;
+        atomic_store(&t->cancel, 1);
+    }
+    /* Other errors (busy): retried at the next spacing; the lease is long. */
+}
+
+static void tile_work(uv_work_t *req)
+{
+    struct tile_task *t = req->data;
+    struct pool *p = t->pool;
+    struct codec_limits lim;
+    struct codec_errors *errs = NULL;
+    struct codec_spec spec;
+    struct tb_tile_stats stats;
+    uint64_t *labels = NULL;
+    int64_t t0 = clock_mono_us();
+    int rc;
+
+    t->started = 1;
+    t->rc_core = 1;
+    if (atomic_load(&t->cancel)) {
+        t->rc_core = TB_ECANCELED;
+        return;
+    }
+    rc = worker_store(p, &t->wstore);
+    if (rc != QUEUE_OK) {
+        t->rc_queue = rc;
+        return;
+    }
+    errs = xmalloc(sizeof *errs);
+    stored_limits(&lim);
+    if (codec_parse_spec(t->claim.spec_json, strlen(t->claim.spec_json), &lim, &spec, errs) !=
+        CODEC_OK) {
+        t->parse_failed = 1;
+        free(errs);
+        return;
+    }
+    free(errs);
+    labels = xcalloc(tb_label_words(t->claim.count), sizeof *labels);
+    t->next_beat_ms = clock_mono_ms() + BEAT_SPACING_MS;
+    memset(&stats, 0, sizeof stats);
+    t->rc_core = tb_sweep_tile(&spec.core, t->claim.begin, t->claim.count, labels, &t->cancel,
+                               tile_progress, t, &stats);
+    if (t->rc_core == TB_OK) {
+        t->divergent = stats.divergent;
+        t->lane_steps = stats.lane_steps;
+        rc = queue_finish_tile(t->wstore, t->claim.job_id, t->claim.idx, t->claim.attempt, labels,
+                               t->claim.count, stats.divergent, stats.lane_steps, clock_now_ms(),
+                               &t->complete);
+        t->rc_queue = rc;
+        if (rc == QUEUE_ESTALE || rc == QUEUE_ENOENT)
+            t->stale = 1;
+    }
+    t->seconds = (double)(clock_mono_us() - t0) / 1e6;
+    free(labels);
+    codec_spec_free(&spec);
+}
+
+/* Ends a task's life on the loop thread: bookkeeping, then more work. */
+static void task_finished(struct pool *p)
+{
+    p->in_flight--;
+    if (p->draining) {
+        if (p->in_flight == 0 && p->drain_done) {
+            void (*done)(void *) = p->drain_done;
+            p->drain_done = NULL;
+            uv_timer_stop(&p->drain_timer);
+            done(p->drain_user);
+        }
+        return;
+    }
+    dispatch(p);
+}
+
+/* Fails a job with a reason and logs it (loop thread). */
+static void fail_job(struct pool *p, int64_t job_id, const char *reason)
+{
+    int rc = queue_fail(p->store, job_id, reason, clock_now_ms());
+
+    if (rc == QUEUE_OK)
+        log_event(LOG_ERROR, "job_state", "s:I, s:s, s:s", "job", (json_int_t)job_id, "status",
+                  "failed", "error", reason);
+    else
+        log_event(LOG_ERROR, "job_fail_error", "s:I, s:s, s:s", "job", (json_int_t)job_id, "reason",
+                  reason, "error", queue_strerror(rc));
+    pool_cancel_job(p, job_id);
+}
+
+static void tile_after(uv_work_t *req, int status)
+{
+    struct tile_task *t = req->data;
+    struct pool *p = t->pool;
+    const struct tile_claim *c = &t->claim;
+
+    /* Unlink from the running list. */
+    if (t->prev)
+        t->prev->next = t->next;
+    else
+        p->tiles = t->next;
+    if (t->next)
+        t->next->prev = t->prev;
+
+    if (status == UV_ECANCELED || !t->started) {
+        log_event(LOG_DEBUG, "tile_skipped", "s:I, s:I, s:i", "job", (json_int_t)c->job_id, "tile",
+                  (json_int_t)c->idx, "attempt", c->attempt);
+    } else if (t->parse_failed) {
+        fail_job(p, c->job_id, "the stored spec no longer parses");
+    } else if (t->rc_core == TB_ECANCELED || t->stale) {
+        log_event(LOG_DEBUG, "tile_stopped", "s:I, s:I, s:i, s:s", "job", (json_int_t)c->job_id,
+                  "tile", (json_int_t)c->idx, "attempt", c->attempt, "reason",
+                  t->stale ? "lease lost" : "canceled");
+    } else if (t->rc_core < 0) {
+        char reason[160];
+        snprintf(reason, sizeof reason, "tile %lld: %s", (long long)c->idx,
+                 tb_strerror(t->rc_core));
+        fail_job(p, c->job_id, reason);
+    } else if (t->rc_queue != QUEUE_OK) {
+        /* The lease will expire and the tile will be computed again. */
+        log_event(LOG_ERROR, "tile_save_error", "s:I, s:I, s:i, s:s", "job", (json_int_t)c->job_id,
+                  "tile", (json_int_t)c->idx, "attempt", c->attempt, "error",
+                  queue_strerror(t->rc_queue));
+    } else {
+        log_event(LOG_DEBUG, "tile_done", "s:I, s:I, s:i, s:I, s:I, s:f", "job",
+                  (json_int_t)c->job_id, "tile", (json_int_t)c->idx, "attempt", c->attempt,
+                  "points", (json_int_t)c->count, "divergent", (json_int_t)t->divergent, "seconds",
+                  t->seconds);
+        if (t->complete)
+            start_analysis(p, c->job_id);
+    }
+    tile_claim_free(&t->claim);
+    free(t);
+    task_finished(p);
+}
+
+/* Claims tiles while there is room (loop thread). */
+static void dispatch(struct pool *p)
+{
+    while (!p->draining && !p->closing && p->in_flight < p->cfg.workers) {
+        struct tile_task *t = xcalloc(1, sizeof *t);
+        int rc = queue_claim(p->store, clock_now_ms(), p->cfg.lease_ms, &t->claim);
+
+        if (rc != QUEUE_OK) {
+            free(t);
+            if (rc != QUEUE_ENOENT)
+                log_event(LOG_WARN, "claim_error", "s:s", "error", queue_strerror(rc));
+            return;
+        }
+        t->pool = p;
+        t->req.data = t;
+        atomic_init(&t->cancel, 0);
+        atomic_init(&t->last_beat_ms, clock_mono_ms());
+        if (t->claim.idx == 0 && t->claim.attempt == 1)
+            log_event(LOG_INFO, "job_state", "s:I, s:s", "job", (json_int_t)t->claim.job_id,
+                      "status", "running");
+        rc = uv_queue_work(p->loop, &t->req, tile_work, tile_after);
+        if (rc != 0) {
+            log_event(LOG_ERROR, "queue_work_error", "s:s", "error", uv_strerror(rc));
+            tile_claim_free(&t->claim);
+            free(t);
+            return;
+        }
+        t->next = p->tiles;
+        if (p->tiles)
+            p->tiles->prev = t;
+        p->tiles = t;
+        p->in_flight++;
+    }
+}
+
+void pool_cancel_job(struct pool *p, int64_t job_id)
+{
+    struct tile_task *t;
+
+    for (t = p->tiles; t; t = t->next)
+        if (t->claim.job_id == job_id)
+            atomic_store(&t->cancel, 1);
+}
+
+/* ---- analysis tasks ----------------------------------------------------- */
+
+/* A real for JSON, or null when not finite. */
+static json_t *jreal(double v)
+{
+    return isfinite(v) ? json_real(v) : json_null();
+}
+
+/* The summary stored with the job: what a dashboard polls for. */
+static char *summary_json(const struct codec_spec *spec, const struct codec_analysis *a,
+                          double elapsed_s)
+{
+    json_t *o, *counts = json_array();
+    char *text;
+    int n;
+
+    for (n = 0; counts && n <= a->levels; n++)
+        json_array_append_new(counts, json_integer((json_int_t)a->counts[n]));
+    o = json_pack("{s:o, s:o, s:o, s:b, s:i, s:I, s:I, s:o, s:I, s:o, s:o, s:o}", "dimension",
+                  jreal(a->fit.value), "stderr", jreal(a->fit.se), "r2", jreal(a->fit.r2),
+                  "fractal", a->fit.fractal, "levels_used", a->fit.levels_used, "points",
+                  (json_int_t)a->points, "divergent_points", (json_int_t)a->divergent,
+                  "divergent_fraction", jreal((double)a->divergent / (double)a->points),
+                  "transitions", (json_int_t)a->counts[a->levels], "first_divergent_lr",
+                  a->first_divergent < 0
+                      ? json_null()
+                      : jreal(tb_grid_lr(&spec->core, (uint64_t)a->first_divergent)),
+                  "counts", counts ? counts : json_null(), "elapsed_s", jreal(elapsed_s));
+    if (!o)
+        return NULL;
+    text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(o);
+    return text;
+}
+
+static void analysis_work(uv_work_t *req)
+{
+    struct analysis_task *a = req->data;
+    struct pool *p = a->pool;
+    struct codec_limits lim;
+    struct codec_errors *errs = xmalloc(sizeof *errs);
+    struct codec_spec spec;
+    struct codec_analysis an;
+    struct store *s;
+    struct job job;
+    uint64_t *bits = NULL;
+    char *result = NULL, *summary = NULL;
+    int64_t t0 = clock_mono_us(), now;
+    int rc, spec_ok = 0;
+
+    memset(&job, 0, sizeof job);
+    memset(&an, 0, sizeof an);
+    rc = worker_store(p, &s);
+    if (rc != QUEUE_OK)
+        goto out;
+    rc = queue_get(s, a->job_id, &job);
+    if (rc != QUEUE_OK)
+        goto out;
+    if (job.status != JOB_RUNNING || job.tiles_done != job.tiles_total) {
+        rc = QUEUE_ECONFLICT; /* canceled, or already analysed */
+        goto out;
+    }
+    stored_limits(&lim);
+    if (codec_parse_spec(job.spec_json, strlen(job.spec_json), &lim, &spec, errs) != CODEC_OK) {
+        snprintf(a->reason, sizeof a->reason, "the stored spec no longer parses");
+        goto fail;
+    }
+    spec_ok = 1;
+    if (tb_grid_points(&spec.core) != job.points_total) {
+        snprintf(a->reason, sizeof a->reason, "stored points do not match the spec");
+        goto fail;
+    }
+    bits = calloc(tb_label_words(job.points_total), sizeof *bits);
+    if (!bits) {
+        snprintf(a->reason, sizeof a->reason, "out of memory for %llu labels",
+                 (unsigned long long)job.points_total);
+        goto fail;
+    }
+    rc = queue_load_labels(s, a->job_id, bits);
+    if (rc != QUEUE_OK)
+        goto out;
+    if (codec_analyze(&spec, bits, &an) != CODEC_OK) {
+        snprintf(a->reason, sizeof a->reason, "the analysis failed (out of memory)");
+        goto fail;
+    }
+    now = clock_now_ms();
+    {
+        double elapsed = job.started_ms > 0 ? (double)(now - job.started_ms) / 1000.0 : 0.0;
+        result = codec_result_encode_analysis(&spec, &an, elapsed);
+        summary = summary_json(&spec, &an, elapsed);
+    }
+    if (!result || !summary) {
+        snprintf(a->reason, sizeof a->reason, "out of memory while encoding the result");
+        goto fail;
+    }
+    rc = queue_complete(s, a->job_id, result, summary, now);
+    a->dimension = an.fit.value;
+    a->se = an.fit.se;
+    a->fractal = an.fit.fractal;
+    goto out;
+fail:
+    rc = queue_fail(s, a->job_id, a->reason, clock_now_ms());
+    if (rc == QUEUE_OK)
+        a->failed_job = 1;
+out:
+    a->rc = rc;
+    a->seconds = (double)(clock_mono_us() - t0) / 1e6;
+    free(result);
+    free(summary);
+    free(bits);
+    codec_analysis_free(&an);
+    if (spec_ok)
+        codec_spec_free(&spec);
+    job_free(&job);
+    free(errs);
+}
+
+static void analysis_after(uv_work_t *req, int status)
+{
+    struct analysis_task *a = req->data, **pp;
+    struct pool *p = a->pool;
+
+    for (pp = &p->analyses; *pp; pp = &(*pp)->next)
+        if (*pp == a) {
+            *pp = a->next;
+            break;
+        }
+    /* A canceled analysis (UV_ECANCELED) is picked up again by the
+     * recovery scan at the next start: nothing to log. */
+    if (status == UV_ECANCELED)
+        a->rc = QUEUE_ECONFLICT;
+    if (a->failed_job)
+        log_event(LOG_ERROR, "job_state", "s:I, s:s, s:s", "job", (json_int_t)a->job_id, "status",
+                  "failed", "error", a->reason);
+    else if (a->rc == QUEUE_OK)
+        log_event(LOG_INFO, "job_state", "s:I, s:s, s:o, s:o, s:b, s:f", "job",
+                  (json_int_t)a->job_id, "status", "succeeded", "dimension", jreal(a->dimension),
+                  "stderr", jreal(a->se), "fractal", a->fractal, "analysis_s", a->seconds);
+    else if (a->rc != QUEUE_ECONFLICT && a->rc != QUEUE_ENOENT)
+        log_event(LOG_ERROR, "analysis_error", "s:I, s:s", "job", (json_int_t)a->job_id, "error",
+                  queue_strerror(a->rc));
+    free(a);
+    task_finished(p);
+}
+
+/* Queues the analysis of a job unless one is already in flight. It takes
+ * a pool slot like a tile, so the pool threads are never oversubscribed
+ * for long (at most one extra task). */
+static void start_analysis(struct pool *p, int64_t job_id)
+{
+    struct analysis_task *a;
+    int rc;
+
+    if (p->closing)
+        return;
+    for (a = p->analyses; a; a = a->next)
+        if (a->job_id == job_id)
+            return;
+    a = xcalloc(1, sizeof *a);
+    a->pool = p;
+    a->job_id = job_id;
+    a->req.data = a;
+    rc = uv_queue_work(p->loop, &a->req, analysis_work, analysis_after);
+    if (rc != 0) {
+        log_event(LOG_ERROR, "queue_work_error", "s:s", "error", uv_strerror(rc));
+        free(a);
+        return;
+    }
+    a->next = p->analyses;
+    p->analyses = a;
+    p->in_flight++;
+}
+
+/* Finds running jobs whose tiles are all saved but that have no result. */
+static void recover_finished(struct pool *p)
+{
+    const enum job_status running = JOB_RUNNING;
+    struct job jobs[50];
+    int64_t cursor = 0, next;
+    int n, i, rc, pages = 0;
+
+    do {
+        rc = queue_list(p->store, &running, cursor, 50, jobs, &n, &next);
+        if (rc != QUEUE_OK) {
+            log_event(LOG_WARN, "recover_error", "s:s", "error", queue_strerror(rc));
+            return;
+        }
+        for (i = 0; i < n; i++) {
+            if (jobs[i].tiles_done == jobs[i].tiles_total && !p->draining)
+                start_analysis(p, jobs[i].id);
+            job_free(&jobs[i]);
+        }
+        cursor = next;
+    } while (cursor > 0 && ++pages < 100);
+}
+
+/* ---- maintenance -------------------------------------------------------- */
+
+/* Renews the leases of tiles whose worker has been silent for a third of
+ * the lease (a tile of huge points reports progress rarely). */
+static void renew_silent(struct pool *p)
+{
+    int64_t now = clock_mono_ms();
+    struct tile_task *t;
+
+    for (t = p->tiles; t; t = t->next) {
+        int64_t last = atomic_load(&t->last_beat_ms);
+        int rc;
+
+        if (now - last < p->cfg.lease_ms / 3)
+            continue;
+        rc = queue_heartbeat(p->store, t->claim.job_id, t->claim.idx, t->claim.attempt,
+                             clock_now_ms() + p->cfg.lease_ms);
+        if (rc == QUEUE_OK)
+            atomic_store(&t->last_beat_ms, now);
+        else if (rc == QUEUE_ESTALE || rc == QUEUE_ENOENT)
+            atomic_store(&t->cancel, 1);
+    }
+}
+
+static void on_maint(uv_timer_t *timer)
+{
+    struct pool *p = timer->data;
+    int n = 0, rc;
+
+    p->ticks++;
+    if (p->closing)
+        return;
+    renew_silent(p);
+    if (p->draining)
+        return;
+    if (p->ticks % REQUEUE_EVERY_TICKS == 0) {
+        rc = queue_requeue_expired(p->store, clock_now_ms(), p->cfg.max_attempts, &n);
+        if (rc != QUEUE_OK)
+            log_event(LOG_WARN, "requeue_error", "s:s", "error", queue_strerror(rc));
+        else if (n > 0)
+            log_event(LOG_WARN, "leases_expired", "s:i", "tiles", n);
+    }
+    if (p->ticks % RECOVER_EVERY_TICKS == 0)
+        recover_finished(p);
+    dispatch(p);
+}
+
+static void on_kick(uv_timer_t *timer)
+{
+    dispatch(timer->data);
+}
+
+void pool_kick(struct pool *p)
+{
+    if (!p->draining && !p->closing)
+        uv_timer_start(&p->kick, on_kick, 0, 0);
+}
+
+int pool_in_flight(const struct pool *p)
+{
+    return p->in_flight;
+}
+
+/* ---- start / drain / close ---------------------------------------------- */
+
+int pool_start(uv_loop_t *loop, struct store *loop_store, const struct pool_config *cfg,
+               struct pool **out)
+{
+    struct pool *p = xcalloc(1, sizeof *p);
+    int rc;
+
+    p->loop = loop;
+    p->store = loop_store;
+    p->cfg = *cfg;
+    p->db_path = xstrdup(cfg->db_path);
+    p->cfg.db_path = p->db_path;
+    rc = uv_key_create(&p->key);
+    if (rc != 0) {
+        free(p->db_path);
+        free(p);
+        return rc;
+    }
+    rc = uv_mutex_init(&p->stores_mu);
+    if (rc != 0) {
+        uv_key_delete(&p->key);
+        free(p->db_path);
+        free(p);
+        return rc;
+    }
+    uv_timer_init(loop, &p->maint);
+    uv_timer_init(loop, &p->kick);
+    uv_timer_init(loop, &p->drain_timer);
+    p->handles_open = 3;
+    p->maint.data = p->kick.data = p->drain_timer.data = p;
+    uv_timer_start(&p->maint, on_maint, MAINT_INTERVAL_MS, MAINT_INTERVAL_MS);
+    recover_finished(p);
+    dispatch(p);
+    *out = p;
+    return 0;
+}
+
+static void on_drain_deadline(uv_timer_t *timer)
+{
+    struct pool *p = timer->data;
+    struct tile_task *t;
+
+    p->drain_forced = 1;
+    for (t = p->tiles; t; t = t->next)
+        atomic_store(&t->cancel, 1);
+    if (p->tiles)
+        log_event(LOG_WARN, "shutdown_cancel_tiles", NULL);
+}
+
+void pool_drain(struct pool *p, int64_t timeout_ms, void (*done)(void *), void *user)
+{
+    struct tile_task *t;
+
+    if (p->draining) {
+        on_drain_deadline(&p->drain_timer);
+        return;
+    }
+    p->draining = 1;
+    p->drain_done = done;
+    p->drain_user = user;
+    uv_timer_stop(&p->kick);
+    /* Tiles not started yet give their slot back at once. */
+    for (t = p->tiles; t; t = t->next)
+        uv_cancel((uv_req_t *)&t->req);
+    if (p->in_flight == 0) {
+        p->drain_done = NULL;
+        done(user);
+        return;
+    }
+    if (timeout_ms <= 0)
+        on_drain_deadline(&p->drain_timer);
+    else
+        uv_timer_start(&p->drain_timer, on_drain_deadline, (uint64_t)timeout_ms, 0);
+}
+
+static void on_pool_handle_closed(uv_handle_t *h)
+{
+    struct pool *p = h->data;
+
+    if (--p->handles_open == 0) {
+        free(p->db_path);
+        free(p);
+    }
+}
+
+void pool_close(struct pool *p)
+{
+    int i;
+
+    if (!p)
+        return;
+    p->closing = 1;
+    /* No task runs now (the drain finished): the worker connections are
+     * idle, and the mutex orders their last use before this close. */
+    uv_mutex_lock(&p->stores_mu);
+    for (i = 0; i < p->n_stores; i++)
+        store_close(p->stores[i]);
+    p->n_stores = 0;
+    uv_mutex_unlock(&p->stores_mu);
+    uv_mutex_destroy(&p->stores_mu);
+    uv_key_delete(&p->key);
+    uv_close((uv_handle_t *)&p->maint, on_pool_handle_closed);
+    uv_close((uv_handle_t *)&p->kick, on_pool_handle_closed);
+    uv_close((uv_handle_t *)&p->drain_timer, on_pool_handle_closed);
+}

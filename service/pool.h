@@ -1,0 +1,83 @@
+/*
+ * pool.h - the worker pool: the dispatcher that claims tiles from the
+ * queue, the libuv thread pool that computes them with the core, and the
+ * final analysis of a job once its last tile is saved.
+ *
+ * Design (service-notes.md section 5, "one owner thread"):
+ * - The loop thread owns the pool, the dispatcher and the loop's `struct
+ *   store`. It claims tiles (queue_claim, fair across jobs) and keeps at
+ *   most `workers` tasks in flight with uv_queue_work(); the thread pool
+ *   has exactly `workers` threads (UV_THREADPOOL_SIZE, set by serve.c
+ *   before any libuv call), so the rest of the work waits in SQLite.
+ * - A tile task runs tb_sweep_tile() on a pool thread with that thread's
+ *   own `struct store` (opened on first use, kept in a uv_key_t), renews
+ *   its lease from the progress callback at most once a second, and saves
+ *   its labels with queue_finish_tile(). A task that reports no progress
+ *   for a third of the lease (huge dimensions) is renewed by the loop.
+ *   Cancel is an atomic flag per task, raised by pool_cancel_job(), by a
+ *   stale lease (QUEUE_ESTALE) and by shutdown.
+ * - When the last tile of a job lands, an analysis task (also on the
+ *   pool) loads the labels, encodes the result with the codec and stores
+ *   it with a summary; at start-up and every few seconds, running jobs
+ *   whose tiles are all done but that have no result are analysed too
+ *   (a crash between the last tile and the result).
+ * - A maintenance timer requeues expired leases and re-runs the dispatcher.
+ *
+ * Threads: every function here is for the loop thread.
+ */
+#ifndef TB_POOL_H
+#define TB_POOL_H
+
+#include <stdint.h>
+#include <uv.h>
+
+#include "queue.h"
+#include "tb.h"
+
+struct pool;
+
+struct pool_config {
+    const char *db_path; /* borrowed; must outlive the pool */
+    int workers;         /* tasks in flight = libuv pool threads */
+    int lease_ms;        /* tile lease length */
+    int max_attempts;    /* for queue_requeue_expired() */
+    int busy_timeout_ms; /* of the worker connections */
+    int synchronous_normal;
+};
+
+/* Creates the pool on loop with the loop's store (borrowed; outlives the
+ * pool). Analyses leftover finished jobs and starts dispatching. *out is
+ * owned by the caller: pool_close(). Returns 0 or a negative UV_E*. */
+int pool_start(uv_loop_t *loop, struct store *loop_store, const struct pool_config *cfg,
+               struct pool **out);
+
+/* Asks the dispatcher to claim work soon (after a submit). */
+void pool_kick(struct pool *p);
+
+/* Raises the cancel flag of every running tile of the job. */
+void pool_cancel_job(struct pool *p, int64_t job_id);
+
+/* Tile and analysis tasks in flight. */
+int pool_in_flight(const struct pool *p);
+
+/*
+ * Graceful stop: no more claims; running tiles may finish for timeout_ms,
+ * then they are canceled (their leases are recovered at the next start).
+ * done(user) is called once nothing is in flight. A second call cancels
+ * the running tiles at once.
+ */
+void pool_drain(struct pool *p, int64_t timeout_ms, void (*done)(void *user), void *user);
+
+/* After the drain finished: closes the pool's handles and worker
+ * connections; p is freed during the next loop iteration. */
+void pool_close(struct pool *p);
+
+/*
+ * Points per tile for a spec: a multiple of 64 that keeps a tile near
+ * 2^26 point-steps (steps * dim * cosines per point) and gives every one
+ * of `workers` threads about 8 tiles (like `trainbound run`), clamped to
+ * 64..2^20. fixed > 0 (a multiple of 64) overrides it.
+ */
+uint64_t pool_tile_points(const struct tb_spec *spec, int workers, uint64_t fixed);
+
+#endif /* TB_POOL_H */

@@ -1,0 +1,18 @@
+/*
+ * routes.h - the handlers of the REST API (/v1/jobs..., /healthz,
+ * /readyz, /openapi.yaml), plugged into http.c as struct http_handlers
+ * with a struct app as user data. Every error is an RFC 9457 problem
+ * (problem.h); the route table is router.h.
+ *
+ * Threads: loop thread only (they run inside MHD_run()).
+ */
+#ifndef TB_ROUTES_H
+#define TB_ROUTES_H
+
+#include "app.h"
+#include "http.h"
+
+/* Fills h with the route handlers for app (borrowed; outlives the server). */
+void routes_handlers(struct app *app, struct http_handlers *h);
+
+#endif /* TB_ROUTES_H */

@@ -1,0 +1,240 @@
+/*
+ * serve.c - `trainbound serve`: wires the settings, the store, the HTTP
+ * server, the worker pool and the signals onto one libuv loop, runs it,
+ * and shuts it down gracefully (serve.h).
+ *
+ * Start-up order: settings -> UV_THREADPOOL_SIZE (before any libuv call)
+ * -> the loop's store (migrations applied) -> bind and log "listening"
+ * (the first log line, so tests can read the bound address) -> requeue
+ * every lease of a previous process (its tiles resume from the saved
+ * ones) -> the pool -> SIGTERM/SIGINT handlers -> uv_run().
+ *
+ * Shutdown (first SIGTERM/SIGINT): /readyz answers 503 and submits 503,
+ * the listener stops accepting, no more tiles are claimed, running tiles
+ * get --shutdown-timeout seconds to finish and are then canceled (their
+ * leases are recovered at the next start), then the HTTP server and every
+ * handle close, the loop ends and the process exits 0. A second signal
+ * cancels the running tiles at once.
+ *
+ * Threads: the main thread, which becomes the loop thread.
+ */
+#include "serve.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <uv.h>
+
+#include "app.h"
+#include "config.h"
+#include "http.h"
+#include "log.h"
+#include "pool.h"
+#include "queue.h"
+#include "routes.h"
+
+struct server {
+    struct serve_config cfg;
+    struct app app;
+    uv_loop_t loop;
+    uv_signal_t sigterm, sigint;
+    int signals_open;
+    int signals; /* signals seen */
+};
+
+static const char *env_lookup(const char *name)
+{
+    return getenv(name);
+}
+
+/* Creates the parent directory of the database file when it is missing
+ * (one level, like `make run`'s data/). Errors surface at store_open(). */
+static void make_parent_dir(const char *path)
+{
+    char dir[4096];
+    char *slash;
+
+    if (strlen(path) >= sizeof dir)
+        return;
+    strcpy(dir, path);
+    slash = strrchr(dir, '/');
+    if (!slash || slash == dir)
+        return;
+    *slash = '\0';
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+        return;
+}
+
+static void on_signal_closed(uv_handle_t *h)
+{
+    (void)h;
+}
+
+/* The pool has nothing in flight any more: close everything. */
+static void on_drained(void *user)
+{
+    struct server *srv = user;
+
+    log_event(LOG_INFO, "drained", NULL);
+    pool_close(srv->app.pool);
+    srv->app.pool = NULL;
+    http_close(srv->app.http);
+    srv->app.http = NULL;
+    if (srv->signals_open) {
+        srv->signals_open = 0;
+        uv_close((uv_handle_t *)&srv->sigterm, on_signal_closed);
+        uv_close((uv_handle_t *)&srv->sigint, on_signal_closed);
+    }
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    struct server *srv = h->data;
+
+    srv->signals++;
+    log_event(LOG_INFO, "shutdown", "s:s, s:i, s:i", "signal",
+              signum == SIGTERM ? "SIGTERM" : "SIGINT", "count", srv->signals, "in_flight",
+              srv->app.pool ? pool_in_flight(srv->app.pool) : 0);
+    if (srv->signals > 1) {
+        if (srv->app.pool)
+            pool_drain(srv->app.pool, 0, on_drained, srv); /* cancel now */
+        return;
+    }
+    srv->app.draining = 1;
+    http_quiesce(srv->app.http);
+    if (srv->app.pool)
+        pool_drain(srv->app.pool, (int64_t)srv->cfg.shutdown_timeout_s * 1000, on_drained, srv);
+    else
+        on_drained(srv);
+}
+
+static void close_walk_cb(uv_handle_t *h, void *arg)
+{
+    (void)arg;
+    if (!uv_is_closing(h))
+        uv_close(h, NULL);
+}
+
+int serve_main(int argc, char **argv)
+{
+    static struct server srv; /* large (paths); lives for the whole run */
+    struct pool_config pc;
+    struct http_handlers handlers;
+    struct http_config hc;
+    struct store *store = NULL;
+    char err[512], bound[128], threads[16];
+    int rc, version = 0, requeued = 0;
+
+    memset(&srv, 0, sizeof srv);
+    config_defaults(&srv.cfg);
+    rc = config_parse(&srv.cfg, argc, argv, env_lookup, err, sizeof err);
+    if (rc == CONFIG_HELP) {
+        config_usage(stdout);
+        return 0;
+    }
+    if (rc != CONFIG_OK) {
+        fprintf(stderr, "trainbound serve: %s\n", err);
+        return 2;
+    }
+    log_setup((enum log_level)srv.cfg.log_level, 2);
+
+    /* The libuv pool reads this once, at its first use: before any call. */
+    snprintf(threads, sizeof threads, "%d", srv.cfg.workers);
+    setenv("UV_THREADPOOL_SIZE", threads, 1);
+    signal(SIGPIPE, SIG_IGN);
+    json_object_seed(0); /* before any thread exists (jansson threadsafety) */
+
+    make_parent_dir(srv.cfg.db);
+    rc = store_open(srv.cfg.db, 1, srv.cfg.busy_timeout_ms, srv.cfg.synchronous_normal, &store);
+    if (rc != QUEUE_OK) {
+        log_event(LOG_ERROR, "store_open_failed", "s:s, s:s, s:i", "db", srv.cfg.db, "error",
+                  rc == QUEUE_ESCHEMA ? "the database was written by a newer trainbound "
+                                        "(schema version above what this binary knows)"
+                                      : queue_strerror(rc),
+                  "known_version", store_known_version());
+        return 1;
+    }
+    store_schema_version(store, &version);
+
+    rc = uv_loop_init(&srv.loop);
+    if (rc != 0) {
+        log_event(LOG_ERROR, "loop_init_failed", "s:s", "error", uv_strerror(rc));
+        store_close(store);
+        return 1;
+    }
+    srv.app.cfg = &srv.cfg;
+    srv.app.limits.max_levels = srv.cfg.max_levels;
+    srv.app.limits.max_steps = srv.cfg.max_steps;
+    srv.app.limits.max_dim = srv.cfg.max_dim;
+    srv.app.limits.max_cost = srv.cfg.max_cost;
+    srv.app.loop = &srv.loop;
+    srv.app.store = store;
+
+    routes_handlers(&srv.app, &handlers);
+    hc.listen = srv.cfg.listen;
+    hc.conn_limit = srv.cfg.conn_limit;
+    hc.conn_timeout_s = srv.cfg.conn_timeout_s;
+    rc = http_start(&srv.loop, &hc, &handlers, &srv.app.http, bound, sizeof bound, err, sizeof err);
+    if (rc != 0) {
+        log_event(LOG_ERROR, "listen_failed", "s:s, s:s", "listen", srv.cfg.listen, "error", err);
+        uv_run(&srv.loop, UV_RUN_NOWAIT);
+        uv_loop_close(&srv.loop);
+        store_close(store);
+        return 1;
+    }
+    log_event(LOG_INFO, "listening", "s:s, s:s, s:i, s:i, s:I, s:i, s:i, s:i, s:f", "addr", bound,
+              "db", srv.cfg.db, "schema_version", version, "workers", srv.cfg.workers, "max_body",
+              (json_int_t)srv.cfg.max_body, "max_levels", srv.cfg.max_levels, "max_steps",
+              srv.cfg.max_steps, "max_dim", srv.cfg.max_dim, "max_cost", srv.cfg.max_cost);
+
+    /* Every lease in the file belongs to a previous process: requeue them
+     * so their tiles run again; saved tiles are kept. */
+    rc = queue_requeue_expired(store, INT64_MAX, srv.cfg.max_attempts, &requeued);
+    if (rc != QUEUE_OK)
+        log_event(LOG_ERROR, "recover_failed", "s:s", "error", queue_strerror(rc));
+    else if (requeued > 0)
+        log_event(LOG_INFO, "recovered", "s:i", "tiles_requeued", requeued);
+
+    memset(&pc, 0, sizeof pc);
+    pc.db_path = srv.cfg.db;
+    pc.workers = srv.cfg.workers;
+    pc.lease_ms = srv.cfg.lease_s * 1000;
+    pc.max_attempts = srv.cfg.max_attempts;
+    pc.busy_timeout_ms = srv.cfg.busy_timeout_ms > 5000 ? srv.cfg.busy_timeout_ms : 5000;
+    pc.synchronous_normal = srv.cfg.synchronous_normal;
+    rc = pool_start(&srv.loop, store, &pc, &srv.app.pool);
+    if (rc != 0) {
+        log_event(LOG_ERROR, "pool_start_failed", "s:s", "error", uv_strerror(rc));
+        http_close(srv.app.http);
+        srv.app.http = NULL;
+        uv_run(&srv.loop, UV_RUN_DEFAULT);
+        uv_loop_close(&srv.loop);
+        store_close(store);
+        return 1;
+    }
+
+    uv_signal_init(&srv.loop, &srv.sigterm);
+    uv_signal_init(&srv.loop, &srv.sigint);
+    srv.sigterm.data = srv.sigint.data = &srv;
+    srv.signals_open = 1;
+    uv_signal_start(&srv.sigterm, on_signal, SIGTERM);
+    uv_signal_start(&srv.sigint, on_signal, SIGINT);
+
+    uv_run(&srv.loop, UV_RUN_DEFAULT);
+
+    /* Everything closed itself; anything left is closed here. */
+    if (uv_loop_close(&srv.loop) == UV_EBUSY) {
+        uv_walk(&srv.loop, close_walk_cb, NULL);
+        uv_run(&srv.loop, UV_RUN_DEFAULT);
+        uv_loop_close(&srv.loop);
+    }
+    store_close(store);
+    log_event(LOG_INFO, "stopped", NULL);
+    uv_library_shutdown();
+    return 0;
+}
