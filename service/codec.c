@@ -77,6 +77,7 @@
 #include <jansson.h>
 
 #include "codec.h"
+#include "jsonfmt.h"
 #include "tb.h"
 
 #define NAME_MAX_BYTES 200
@@ -921,7 +922,7 @@ char *codec_spec_canonical(const struct codec_spec *s)
 
     if (!o)
         return NULL;
-    text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    text = jsonfmt_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(o);
     return text;
 }
@@ -1105,9 +1106,10 @@ char *codec_result_encode_analysis(const struct codec_spec *s, const struct code
     }
     text = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(doc);
-    if (!text || a->n_flips == 0)
-        return text;
-    return splice_flips(text, s, a);
+    if (text && a->n_flips > 0)
+        text = splice_flips(text, s, a);
+    jsonfmt_shorten(text); /* shortest exact reals, flips included */
+    return text;
 }
 
 char *codec_result_encode(const struct codec_spec *s, const uint64_t *labels, double elapsed_s)

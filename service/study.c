@@ -31,6 +31,7 @@
 
 #include <jansson.h>
 
+#include "jsonfmt.h"
 #include "study.h"
 #include "tb.h"
 
@@ -47,35 +48,80 @@ static const struct {
 
 /* ---- errors ------------------------------------------------------------- */
 
+/* Replaces what is not valid UTF-8, and control characters, by '?' in the C
+ * string s: error texts carry user keys and may be cut mid-character, and
+ * they go straight into problem+json bodies and terminals (as codec.c's). */
+static void clean_text(char *s)
+{
+    size_t i = 0, k, len;
+    unsigned char c;
+
+    while (s[i]) {
+        c = (unsigned char)s[i];
+        len = c < 0x80                 ? 1
+              : c >= 0xC2 && c <= 0xDF ? 2
+              : c >= 0xE0 && c <= 0xEF ? 3
+              : c >= 0xF0 && c <= 0xF4 ? 4
+                                       : 0;
+        for (k = 1; k < len; k++)
+            if (((unsigned char)s[i + k] & 0xC0) != 0x80)
+                len = 0; /* also stops at the NUL */
+        if (len == 3 && ((c == 0xE0 && (unsigned char)s[i + 1] < 0xA0) ||
+                         (c == 0xED && (unsigned char)s[i + 1] > 0x9F)))
+            len = 0; /* overlong, or a surrogate */
+        if (len == 4 && ((c == 0xF0 && (unsigned char)s[i + 1] < 0x90) ||
+                         (c == 0xF4 && (unsigned char)s[i + 1] > 0x8F)))
+            len = 0; /* overlong, or above U+10FFFF */
+        if (len == 0 || c < 0x20 || c == 0x7F) {
+            s[i++] = '?';
+            continue;
+        }
+        i += len;
+    }
+}
+
 #if defined(__GNUC__)
 __attribute__((format(printf, 4, 5)))
 #endif
 static void
 add_err(struct codec_errors *errs, const char *path, const char *pointer, const char *fmt, ...)
 {
-    struct codec_error *e;
+    struct codec_error ne;
     va_list ap;
     int i;
 
+    snprintf(ne.path, sizeof ne.path, "%s", path);
+    snprintf(ne.pointer, sizeof ne.pointer, "%s", pointer);
+    va_start(ap, fmt);
+    vsnprintf(ne.message, sizeof ne.message, fmt, ap);
+    va_end(ap);
+    clean_text(ne.path);
+    clean_text(ne.pointer);
+    clean_text(ne.message);
     for (i = 0; i < errs->n; i++) /* cells repeat the same problem: report it once */
-        if (strcmp(errs->e[i].path, path) == 0) {
-            char msg[sizeof errs->e[0].message];
-            va_start(ap, fmt);
-            vsnprintf(msg, sizeof msg, fmt, ap);
-            va_end(ap);
-            if (strcmp(errs->e[i].message, msg) == 0)
-                return;
-        }
+        if (strcmp(errs->e[i].path, ne.path) == 0 && strcmp(errs->e[i].message, ne.message) == 0)
+            return;
     if (errs->n >= CODEC_MAX_ERRORS) {
         errs->truncated = 1;
         return;
     }
-    e = &errs->e[errs->n++];
-    snprintf(e->path, sizeof e->path, "%s", path);
-    snprintf(e->pointer, sizeof e->pointer, "%s", pointer);
-    va_start(ap, fmt);
-    vsnprintf(e->message, sizeof e->message, fmt, ap);
-    va_end(ap);
+    errs->e[errs->n++] = ne;
+}
+
+/* The JSON pointer (RFC 6901) of vary member key: '~' is "~0", '/' "~1". */
+static void vary_pointer(char *out, size_t cap, const char *key)
+{
+    size_t n = (size_t)snprintf(out, cap, "/vary/");
+
+    for (; *key && n + 2 < cap; key++) {
+        if (*key == '~' || *key == '/') {
+            out[n++] = '~';
+            out[n++] = *key == '~' ? '0' : '1';
+        } else {
+            out[n++] = *key;
+        }
+    }
+    out[n] = '\0';
 }
 
 /* ---- detection ---------------------------------------------------------- */
@@ -206,13 +252,18 @@ static int put_param(json_t *root, const char *name, int integer, double value)
 
     if (dot) {
         snprintf(parent, sizeof parent, "%.*s", (int)(dot - name), name);
+        /* A cell shares its members with the base (see study_parse_json()):
+         * write into a shallow copy of the parent, never into the base's. */
         obj = json_object_get(root, parent);
-        if (!json_is_object(obj)) {
-            obj = json_object();
-            if (!obj || json_object_set_new(root, parent, obj) != 0)
-                return -1;
-        }
+        obj = json_is_object(obj) ? json_copy(obj) : json_object();
+        if (!obj || json_object_set_new(root, parent, obj) != 0)
+            return -1;
     }
+    /* An integer parameter out of every range the codec accepts (and of
+     * json_int_t's) goes in as a real: the codec then rejects it as "must
+     * be an integer in lo..hi" at vary.<param>[i]. */
+    if (integer && !(fabs(value) < 9007199254740992.0)) /* 2^53 */
+        integer = 0;
     v = integer ? json_integer((json_int_t)value) : json_real(value);
     return v ? json_object_set_new(obj, dot ? dot + 1 : name, v) : -1;
 }
@@ -264,7 +315,7 @@ static char *study_canonical_text(const json_t *root, const struct study *st)
     }
     if (vary && json_object_set_new(copy, "vary", vary) == 0 &&
         json_object_set_new(copy, "combine", json_string(st->zip ? "zip" : "product")) == 0)
-        text = json_dumps(copy, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(17));
+        text = jsonfmt_dumps(copy, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(copy);
     return text;
 }
@@ -313,7 +364,7 @@ int study_parse_json(const json_t *root, const struct codec_limits *lim_in, stru
             if (strcmp(key, param_table[k].name) == 0)
                 break;
         snprintf(path, sizeof path, "vary.%s", key);
-        snprintf(ptr, sizeof ptr, "/vary/%s", key);
+        vary_pointer(ptr, sizeof ptr, key);
         if (k == N_PARAMS) {
             add_err(errs, path, ptr,
                     "unknown parameter (one of model.amplitude, model.wavelength, model.dim, x0, "
@@ -355,7 +406,10 @@ int study_parse_json(const json_t *root, const struct codec_limits *lim_in, stru
     json_object_del(base, "combine");
 
     for (i = 0; i < out->n_cells; i++) {
-        json_t *cell = json_deep_copy(base);
+        /* A shallow copy: the codec only reads the cell, and put_param()
+         * replaces what it changes. (A deep copy per cell made a 60 KB
+         * study body cost half a minute of CPU.) */
+        json_t *cell = json_copy(base);
         int crc, e;
 
         if (!cell) {
@@ -509,7 +563,7 @@ char *study_row_encode(const struct study *st, size_t cell, const struct codec_a
 
     if (!row)
         return NULL;
-    text = json_dumps(row, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17));
+    text = jsonfmt_dumps(row, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(row);
     return text;
 }
@@ -579,7 +633,7 @@ char *study_result_encode(const struct study *st, const struct codec_analysis *a
     json_object_set_new(doc, "cells", rows);
     rows = NULL;
     json_object_set_new(doc, "elapsed_s", json_real(elapsed_s));
-    text = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17));
+    text = jsonfmt_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
 out:
     json_decref(doc);
     json_decref(spec);
