@@ -90,6 +90,47 @@ static inline __attribute__((always_inline)) void FK_NAME(vsincos)(const FK_VD *
     }
 }
 
+/* Which point each lane runs, and the tile's tallies. */
+struct FK_NAME(book) {
+    int64_t idx[FK_L]; /* point offset in the tile, or -1 for an idle lane */
+    uint64_t next;     /* next point to hand out */
+    uint64_t finished, lane_steps, divergent;
+    int active; /* lanes with a point */
+};
+
+/* Gives lane l the tile's next point: returns 1 and its learning rate in
+ * *s, or 0 (the lane goes idle, *s = 0) when none is left. */
+static inline int FK_NAME(take)(const struct fast_args *a, struct FK_NAME(book) *b, int l,
+                                double *s)
+{
+    if (b->next < a->count) {
+        b->idx[l] = (int64_t)b->next;
+        *s = fast_lr(a, b->next);
+        b->next++;
+        return 1;
+    }
+    b->idx[l] = -1;
+    *s = 0.0;
+    b->active--;
+    return 0;
+}
+
+/* Lane l's run ended after `steps` steps: records its label, then takes
+ * the next point (see take). */
+static inline int FK_NAME(retire)(const struct fast_args *a, struct FK_NAME(book) *b,
+                                  uint64_t *out, int l, int divergent, uint64_t steps, double *s)
+{
+    uint64_t j = (uint64_t)b->idx[l];
+
+    b->lane_steps += steps;
+    if (divergent) {
+        out[j >> 6] |= (uint64_t)1 << (j & 63);
+        b->divergent++;
+    }
+    b->finished++;
+    return FK_NAME(take)(a, b, l, s);
+}
+
 /*
  * The verdict of a vector of runs whose loss after step tt is f (the same
  * rules as sweep.c's judge_step/judge_final). valid masks the lanes being
@@ -134,28 +175,17 @@ static int FK_NAME(sweep_1d)(const struct fast_args *a, uint64_t *out, uint64_t 
 {
     FK_VD x[FK_U], s[FK_U], sn[FK_U], cs[FK_U], sum[FK_U], t[FK_U];
     FK_VL live[FK_U];
-    int64_t idx[FK_L];
-    uint64_t next = 0, finished = 0, lane_steps = 0, divergent = 0, last_progress = 0;
+    struct FK_NAME(book) b = {.active = FK_L};
+    uint64_t last_progress = 0;
     const double k = a->phase_scale, eps = a->eps, c1 = a->grad_scale;
     unsigned iter = 0;
-    int u, i, active = 0;
+    int u, i;
     double sn0, cs0;
 
     sincos(a->x0 * k, &sn0, &cs0);
     for (u = 0; u < FK_U; u++) {
         for (i = 0; i < FK_W; i++) {
-            int l = u * FK_W + i;
-            if (next < a->count) {
-                idx[l] = (int64_t)next;
-                s[u][i] = fast_lr(a, next);
-                live[u][i] = -1;
-                next++;
-                active++;
-            } else {
-                idx[l] = -1;
-                s[u][i] = 0.0;
-                live[u][i] = 0;
-            }
+            live[u][i] = FK_NAME(take)(a, &b, u * FK_W + i, &s[u][i]) ? -1 : 0;
             x[u][i] = a->x0;
             sn[u][i] = sn0;
             cs[u][i] = cs0;
@@ -164,7 +194,7 @@ static int FK_NAME(sweep_1d)(const struct fast_args *a, uint64_t *out, uint64_t 
         }
     }
 
-    while (active > 0) {
+    while (b.active > 0) {
         FK_VL done[FK_U], div[FK_U], any = (FK_VL){0};
         FK_VD ph[FK_U], f[FK_U];
 
@@ -204,28 +234,11 @@ static int FK_NAME(sweep_1d)(const struct fast_args *a, uint64_t *out, uint64_t 
         for (u = 0; u < FK_U; u++) {
             unsigned bitsdone = (unsigned)FK_ANY(done[u]);
             while (bitsdone) {
-                int l;
-                uint64_t j;
                 i = __builtin_ctz(bitsdone);
                 bitsdone &= bitsdone - 1;
-                l = u * FK_W + i;
-                j = (uint64_t)idx[l];
-                lane_steps += (uint64_t)t[u][i];
-                if (div[u][i]) {
-                    out[j >> 6] |= (uint64_t)1 << (j & 63);
-                    divergent++;
-                }
-                finished++;
-                if (next < a->count) {
-                    idx[l] = (int64_t)next;
-                    s[u][i] = fast_lr(a, next);
-                    next++;
-                } else {
-                    idx[l] = -1;
+                if (!FK_NAME(retire)(a, &b, out, u * FK_W + i, div[u][i] != 0,
+                                     (uint64_t)t[u][i], &s[u][i]))
                     live[u][i] = 0;
-                    s[u][i] = 0.0;
-                    active--;
-                }
                 x[u][i] = a->x0;
                 sn[u][i] = sn0;
                 cs[u][i] = cs0;
@@ -233,17 +246,17 @@ static int FK_NAME(sweep_1d)(const struct fast_args *a, uint64_t *out, uint64_t 
                 t[u][i] = 0.0;
             }
         }
-        if (a->progress && finished - last_progress >= 1024) {
-            a->progress(a->progress_user, finished);
-            last_progress = finished;
+        if (a->progress && b.finished - last_progress >= 1024) {
+            a->progress(a->progress_user, b.finished);
+            last_progress = b.finished;
         }
     poll:
         if ((++iter & 255) == 0 && a->cancel &&
             atomic_load_explicit(a->cancel, memory_order_relaxed))
             return TB_ECANCELED;
     }
-    *lane_steps_out = lane_steps;
-    *divergent_out = divergent;
+    *lane_steps_out = b.lane_steps;
+    *divergent_out = b.divergent;
     return TB_OK;
 }
 
@@ -262,12 +275,12 @@ static int FK_NAME(sweep_nd)(const struct fast_args *a, uint64_t *out, uint64_t 
     const int d = m->dim, nt = m->n_terms;
     FK_VD s[FK_U], sum[FK_U], t[FK_U];
     FK_VL live[FK_U];
-    int64_t idx[FK_L];
+    struct FK_NAME(book) b = {.active = FK_L};
     FK_VD *X, *SN = NULL;
     double kk[TB_MAX_TERMS], ee[TB_MAX_TERMS], gg[TB_MAX_TERMS];
-    uint64_t next = 0, finished = 0, lane_steps = 0, divergent = 0, last_progress = 0;
+    uint64_t last_progress = 0;
     unsigned iter = 0;
-    int u, i, q, active = 0, rc = TB_OK;
+    int u, i, q, rc = TB_OK;
 
     X = aligned_alloc(FK_W * 8, (size_t)d * FK_U * sizeof *X);
     if (!X)
@@ -286,18 +299,8 @@ static int FK_NAME(sweep_nd)(const struct fast_args *a, uint64_t *out, uint64_t 
     }
     for (u = 0; u < FK_U; u++) {
         for (i = 0; i < FK_W; i++) {
-            int l = u * FK_W + i, c;
-            if (next < a->count) {
-                idx[l] = (int64_t)next;
-                s[u][i] = fast_lr(a, next);
-                live[u][i] = -1;
-                next++;
-                active++;
-            } else {
-                idx[l] = -1;
-                s[u][i] = 0.0;
-                live[u][i] = 0;
-            }
+            int c;
+            live[u][i] = FK_NAME(take)(a, &b, u * FK_W + i, &s[u][i]) ? -1 : 0;
             for (c = 0; c < d; c++)
                 X[c * FK_U + u][i] = a->spec->x0 ? a->spec->x0[c] : a->spec->x0_scalar;
             sum[u][i] = 0.0;
@@ -305,7 +308,7 @@ static int FK_NAME(sweep_nd)(const struct fast_args *a, uint64_t *out, uint64_t 
         }
     }
 
-    while (active > 0) {
+    while (b.active > 0) {
         FK_VL done[FK_U], div[FK_U], any = (FK_VL){0};
         FK_VD f[FK_U];
         int c;
@@ -379,37 +382,20 @@ static int FK_NAME(sweep_nd)(const struct fast_args *a, uint64_t *out, uint64_t 
         for (u = 0; u < FK_U; u++) {
             unsigned bitsdone = (unsigned)FK_ANY(done[u]);
             while (bitsdone) {
-                int l;
-                uint64_t j;
                 i = __builtin_ctz(bitsdone);
                 bitsdone &= bitsdone - 1;
-                l = u * FK_W + i;
-                j = (uint64_t)idx[l];
-                lane_steps += (uint64_t)t[u][i] - 1;
-                if (div[u][i]) {
-                    out[j >> 6] |= (uint64_t)1 << (j & 63);
-                    divergent++;
-                }
-                finished++;
-                if (next < a->count) {
-                    idx[l] = (int64_t)next;
-                    s[u][i] = fast_lr(a, next);
-                    next++;
-                } else {
-                    idx[l] = -1;
+                if (!FK_NAME(retire)(a, &b, out, u * FK_W + i, div[u][i] != 0,
+                                     (uint64_t)t[u][i] - 1, &s[u][i]))
                     live[u][i] = 0;
-                    s[u][i] = 0.0;
-                    active--;
-                }
                 for (c = 0; c < d; c++)
                     X[c * FK_U + u][i] = a->spec->x0 ? a->spec->x0[c] : a->spec->x0_scalar;
                 sum[u][i] = 0.0;
                 t[u][i] = 0.0;
             }
         }
-        if (a->progress && finished - last_progress >= 1024) {
-            a->progress(a->progress_user, finished);
-            last_progress = finished;
+        if (a->progress && b.finished - last_progress >= 1024) {
+            a->progress(a->progress_user, b.finished);
+            last_progress = b.finished;
         }
     poll:
         if ((++iter & 255) == 0 && a->cancel &&
@@ -421,8 +407,8 @@ static int FK_NAME(sweep_nd)(const struct fast_args *a, uint64_t *out, uint64_t 
     free(X);
     free(SN);
     if (rc == TB_OK) {
-        *lane_steps_out = lane_steps;
-        *divergent_out = divergent;
+        *lane_steps_out = b.lane_steps;
+        *divergent_out = b.divergent;
     }
     return rc;
 }
