@@ -3,9 +3,10 @@
  *
  * jansson 2.14 prints reals with "%.17g", which is lossless but shows
  * representation noise (0.10000000000000001). This pass finds each real
- * token outside strings and replaces it with the first of "%.1g" ..
- * "%.17g" that strtod() maps to the same double: still lossless, and what a
- * researcher typed comes back as typed. Integers are left alone.
+ * token outside strings and replaces it with the shortest of "%.1g" ..
+ * "%.17g" that strtod() maps to the same double (found by bisection):
+ * still lossless, and what a researcher typed comes back as typed.
+ * Integers are left alone.
  * Threads: reentrant; any thread.
  */
 #include <stdio.h>
@@ -23,11 +24,18 @@ static size_t shortest(double v, char *out)
     int p;
     size_t n, k;
 
-    for (p = 1; p <= 17; p++) {
+    int lo = 1, hi = 17;
+
+    /* If p digits read back exactly, so do p + 1: search for the least. */
+    while (lo < hi) {
+        p = lo + (hi - lo) / 2;
         snprintf(buf, sizeof buf, "%.*g", p, v);
         if (strtod(buf, NULL) == v)
-            break;
+            hi = p;
+        else
+            lo = p + 1;
     }
+    snprintf(buf, sizeof buf, "%.*g", lo, v);
     /* jansson's style: "1e8" (no '+', no leading exponent zeros), and a real
      * always shows a '.' or an exponent */
     n = 0;

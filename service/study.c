@@ -22,6 +22,9 @@
  *                 vary.<param>[i] with the codec's message.
  *   cost          the sum of (2^levels + 1) * steps over the cells is at
  *                 most lim->max_cost.
+ *   size          the cells' canonical specs add up to at most 16 MiB, so a
+ *                 small body cannot make the parser format millions of
+ *                 numbers (10000 cells of a 1024-dimensional x0).
  */
 #include <math.h>
 #include <stdarg.h>
@@ -329,7 +332,7 @@ int study_parse_json(const json_t *root, const struct codec_limits *lim_in, stru
     json_t *base = NULL;
     const char *key;
     json_t *val;
-    size_t i, k;
+    size_t i, k, spec_bytes = 0;
     int rc = CODEC_EINVALID, a;
 
     memset(out, 0, sizeof *out);
@@ -453,6 +456,16 @@ int study_parse_json(const json_t *root, const struct codec_limits *lim_in, stru
         out->cell_canonical[i] = codec_spec_canonical(&out->cells[i]);
         if (!out->cell_canonical[i]) {
             rc = CODEC_ENOMEM;
+            goto fail;
+        }
+        spec_bytes += strlen(out->cell_canonical[i]);
+        /* cells differ only in a few numbers: the first one predicts the total */
+        if (spec_bytes > STUDY_MAX_SPEC_BYTES ||
+            (i == 0 && spec_bytes * out->n_cells > STUDY_MAX_SPEC_BYTES)) {
+            add_err(errs, "vary", "/vary",
+                    "the cells' specs add up to more than %d MiB (%zu cells); use fewer cells "
+                    "or a smaller x0",
+                    STUDY_MAX_SPEC_BYTES >> 20, out->n_cells);
             goto fail;
         }
     }

@@ -24,6 +24,7 @@
 #define STUDY_MAX_AXES 2
 #define STUDY_MAX_VALUES 1000 /* values per axis */
 #define STUDY_MAX_CELLS 10000 /* cells per study */
+#define STUDY_MAX_SPEC_BYTES (16 << 20) /* the cells' canonical specs together */
 
 enum study_param {
     STUDY_AMPLITUDE,  /* model.amplitude */

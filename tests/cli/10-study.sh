@@ -84,3 +84,5 @@ bad '.vary = {"model.amplitude": {"linspace": [0, 1]}}' 'trainbound: vary.model.
 bad '.vary = {"model.amplitude": [0.1, 0.2], "x0": [1]} | .combine = "zip"' 'trainbound: combine: zip needs axes of the same length (2 and 1)'
 bad '.lr.levels = 30 | .steps = 100000 | .vary = {"model.amplitude": {"linspace": [0.01, 0.2, 11]}}' \
     'trainbound: vary: the study costs 1.181e+15 point-steps over 11 cells, more than the limit of 1.126e+15'
+bad '.model.dim = 1024 | .x0 = [range(1024)] | .vary = {"model.amplitude": {"linspace": [0.01, 0.2, 100]}, "model.wavelength": {"linspace": [0.1, 1, 100]}}' \
+    "trainbound: vary: the cells' specs add up to more than 16 MiB (10000 cells); use fewer cells or a smaller x0"
