@@ -4,9 +4,15 @@
 #   make test             install missing packages, build, run every test
 #   make run              install missing packages, build, start the server
 #   make unit | http      one test layer
+#   make browser          the dashboard in headless Chromium (part of make test)
+#   make docker-check     the Dockerfile's scripts on a clean copy (no Docker engine)
 #   make SANITIZER=address|undefined test   sanitizer build in build-<name>/
 #   make valgrind         unit tests under valgrind (CK_FORK=no)
 #   make bench            benchmarks (not part of make test)
+#   make check-asan       unit, cli and http under ASan (the second half of make test)
+#   make load             wrk against a busy server, 30 s (not part of make test)
+#   make study-demo       the paper's 10x10 additive map through the API (not in make test)
+#   make fuzz             libFuzzer runs (clang), FUZZ_SECONDS each; fuzz-regress replays
 #
 # Knobs: CC, OPT, CFLAGS, LDFLAGS, V=1 for full command lines.
 
@@ -31,7 +37,7 @@ else ifneq ($(SANITIZER),)
   $(error SANITIZER must be address, undefined or thread)
 endif
 
-PKGS := libmicrohttpd jansson sqlite3 libuv
+PKGS := libmicrohttpd jansson sqlite3 libuv libpng
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CHECK_CFLAGS = $(shell pkg-config --cflags check 2>/dev/null)
@@ -53,9 +59,13 @@ CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/%.o)
 SVC_OBJ := $(SVC_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/migrations.o $(BUILD)/gen/assets.o
 UNIT_SRC := $(wildcard tests/unit/core/test_*.c tests/unit/service/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
-ASSETS := $(sort $(wildcard api/openapi.yaml api/openapi.json service/web/*))
+# Web assets: files with an extension under service/web/ and its vendor/;
+# the OpenAPI spec as YAML (the source) and as JSON (generated from it).
+ASSETS := $(sort $(wildcard api/openapi.yaml api/examples/*.json service/web/*.* \
+                            service/web/vendor/*.*)) \
+          $(BUILD)/gen/openapi.json
 
-.PHONY: all deps test unit cli http run clean valgrind bench lint
+.PHONY: all deps test unit cli http run clean valgrind bench lint fuzz fuzz-regress
 all: $(BUILD)/trainbound
 
 deps:
@@ -96,6 +106,11 @@ $(BUILD)/gen/assets.c: $(ASSETS) service/gen-embed.sh
 	@mkdir -p $(dir $@)
 	$(Q)sh service/gen-embed.sh assets $(ASSETS) > $@
 
+# api/openapi.yaml is the one source; Debian's yq (jq over YAML) converts it.
+$(BUILD)/gen/openapi.json: api/openapi.yaml
+	@mkdir -p $(dir $@)
+	$(Q)yq -c . api/openapi.yaml > $@.tmp && mv $@.tmp $@
+
 $(BUILD)/gen/%.o: $(BUILD)/gen/%.c
 	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
@@ -106,7 +121,14 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libtbsvc.a $(BUILD)/libtbcore.a
 	  $(BUILD)/libtbsvc.a $(BUILD)/libtbcore.a $(ALL_LDFLAGS) $(PKG_LIBS) $(CHECK_LIBS) -lpthread -lm
 
 test: deps
-	$(Q)$(MAKE) --no-print-directory unit cli http
+	$(Q)$(MAKE) --no-print-directory unit cli http browser
+	$(Q)$(if $(SANITIZER),,$(MAKE) --no-print-directory check-asan)
+
+# The unit, CLI and HTTP suites again under AddressSanitizer (in
+# build-address/); make test runs it after the normal pass.
+.PHONY: check-asan
+check-asan:
+	$(Q)$(MAKE) --no-print-directory SANITIZER=address unit cli http
 
 unit: $(UNIT_BIN)
 	$(Q)sh tests/lib/run-unit.sh $(UNIT_BIN)
@@ -116,6 +138,13 @@ cli: $(BUILD)/trainbound
 
 http: $(BUILD)/trainbound
 	$(Q)TB_BIN=$(BUILD)/trainbound sh tests/lib/run-scripts.sh tests/http
+
+# The dashboard in Debian's headless Chromium via playwright-core; installs
+# chromium/node (apt) and tests/browser/node_modules (npm ci) when missing.
+# Screenshots in $(BUILD)/browser/.
+.PHONY: browser
+browser: $(BUILD)/trainbound
+	$(Q)TB_BIN=$(BUILD)/trainbound SHOTS=$(BUILD)/browser sh tests/browser/run.sh
 
 valgrind: $(UNIT_BIN) $(BUILD)/trainbound
 	$(Q)CK_FORK=no TB_VALGRIND=1 sh tests/lib/run-unit.sh $(UNIT_BIN)
@@ -128,6 +157,32 @@ run: deps
 # BENCH_ARGS=--quick for levels 16 and 20 only.
 bench: deps $(BUILD)/trainbound
 	$(Q)sh bench/run.sh $(BUILD)/trainbound $(BENCH_ARGS)
+
+# wrk (installed when missing): 64 connections poll a job's status for
+# LOAD_SECONDS (30) while a sweep keeps every worker busy; loopback only,
+# not part of make test.
+.PHONY: load
+load: $(BUILD)/trainbound
+	$(Q)sh tests/load/run.sh $(BUILD)/trainbound
+
+# docker/Dockerfile's build and run steps on a clean copy, without Docker.
+.PHONY: docker-check
+docker-check:
+	$(Q)sh tests/docker/clean-build.sh
+
+# The paper's 10x10 additive map through the API (issue 4), on the fast
+# path; minutes on two cores. Not part of make test. DEMO_WORKERS, DEMO_TIMEOUT.
+.PHONY: study-demo
+study-demo: $(BUILD)/trainbound
+	$(Q)sh tests/study-demo.sh $(BUILD)/trainbound
+
+# libFuzzer targets (clang; tests/fuzz/run.sh installs it when missing), each
+# for FUZZ_SECONDS (default 60); fuzz-regress only replays the saved inputs.
+fuzz:
+	$(Q)sh tests/fuzz/run.sh
+
+fuzz-regress:
+	$(Q)sh tests/fuzz/run.sh --regress
 
 lint:
 	$(Q)clang-format --dry-run -Werror core/*.[ch] service/*.[ch]

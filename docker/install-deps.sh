@@ -5,18 +5,27 @@
 #
 #   docker/install-deps.sh          build + test dependencies
 #   docker/install-deps.sh runtime  only the shared libraries the binary needs
+#   docker/install-deps.sh fuzz     clang and its libFuzzer runtime (make fuzz)
+#   docker/install-deps.sh browser  chromium (make browser)
+#   docker/install-deps.sh node     node and npm (make browser, when no node is installed)
 #
 # Packages already installed are skipped; apt-get runs only when something is
 # missing, and only as root (otherwise the missing names are printed).
 set -eu
 
-BUILD_PKGS="gcc make pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev libuv1-dev"
+BUILD_PKGS="gcc make pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev libuv1-dev libpng-dev yq"
 TEST_PKGS="check curl jq python3 python3-numpy sqlite3"
-RUNTIME_PKGS="libmicrohttpd12 libjansson4 libsqlite3-0 libuv1 ca-certificates"
+RUNTIME_PKGS="libmicrohttpd12 libjansson4 libsqlite3-0 libuv1 libpng16-16 ca-certificates curl"
+FUZZ_PKGS="clang libclang-rt-14-dev" # only `make fuzz` (tests/fuzz/run.sh) asks for these
+BROWSER_PKGS="chromium"                # only `make browser` (tests/browser/run.sh)
+NODE_PKGS="nodejs npm"                 # idem, only where no node is installed at all
 
 case "${1:-dev}" in
 runtime) want="$RUNTIME_PKGS" ;;
 build) want="$BUILD_PKGS" ;;
+fuzz) want="$FUZZ_PKGS" ;;
+browser) want="$BROWSER_PKGS" ;;
+node) want="$NODE_PKGS" ;;
 *) want="$BUILD_PKGS $TEST_PKGS" ;;
 esac
 

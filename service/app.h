@@ -17,6 +17,9 @@
 struct store;
 struct pool;
 struct http_server;
+struct auth;
+struct sse_hub;
+struct metrics;
 
 struct app {
     const struct serve_config *cfg;
@@ -26,6 +29,9 @@ struct app {
     struct pool *pool;   /* NULL until the pool runs */
     struct http_server *http;
     int draining; /* SIGTERM seen: /readyz 503, no submits */
+    struct auth *auth; /* bearer tokens (--token-file); NULL = no auth */
+    struct sse_hub *sse;      /* event streams (sse.h); NULL until started */
+    struct metrics *metrics;  /* /metrics counters (metrics.h); may be NULL */
 };
 
 #endif /* TB_APP_H */

@@ -16,7 +16,17 @@
 #include <strings.h>
 #include <unistd.h>
 
-enum opt_kind { OPT_STR, OPT_INT, OPT_I64, OPT_BYTES, OPT_COST, OPT_TILE, OPT_SYNC, OPT_LEVEL };
+enum opt_kind {
+    OPT_STR,
+    OPT_LIST,
+    OPT_INT,
+    OPT_I64,
+    OPT_BYTES,
+    OPT_COST,
+    OPT_TILE,
+    OPT_SYNC,
+    OPT_LEVEL
+};
 
 struct opt {
     const char *flag; /* without the leading "--" */
@@ -70,6 +80,16 @@ static const struct opt opts[] = {
      "full|normal", "SQLite synchronous mode (default full)"},
     {"log-level", "TRAINBOUND_LOG_LEVEL", OPT_LEVEL, F(log_level), 0, 0, 0, "debug|info|warn|error",
      "least severe log lines written (default info)"},
+    {"token-file", "TRAINBOUND_TOKEN_FILE", OPT_STR, F(token_file), S(token_file), 0, 0, "PATH",
+     "bearer tokens for /v1, one a line, \"ro:\" prefix = read-only (default: no auth)"},
+    {"retention-succeeded", "TRAINBOUND_RETENTION_SUCCEEDED", OPT_I64, F(retention_succeeded_s), 0,
+     0, 1e12, "SECONDS", "delete succeeded jobs finished this long ago; 0 = never (default 604800)"},
+    {"retention-failed", "TRAINBOUND_RETENTION_FAILED", OPT_I64, F(retention_failed_s), 0, 0, 1e12,
+     "SECONDS", "delete failed/canceled jobs finished this long ago; 0 = never (default 2592000)"},
+    {"cors-origin", "TRAINBOUND_CORS_ORIGIN", OPT_LIST, F(cors_origin), S(cors_origin), 0, 0,
+     "ORIGIN[,ORIGIN]", "browser origins allowed by CORS, repeatable; * = any (default: none)"},
+    {"sse-heartbeat", "TRAINBOUND_SSE_HEARTBEAT", OPT_INT, F(sse_heartbeat_ms), 0, 10, 3600000,
+     "MS", "event-stream heartbeat interval (default 15000)"},
 };
 #define N_OPTS (sizeof opts / sizeof opts[0])
 
@@ -96,6 +116,11 @@ void config_defaults(struct serve_config *c)
     c->busy_timeout_ms = 2000;
     c->synchronous_normal = 0;
     c->log_level = 1; /* info */
+    c->token_file[0] = '\0';
+    c->retention_succeeded_s = 7 * 86400;
+    c->retention_failed_s = 30 * 86400;
+    c->cors_origin[0] = '\0';
+    c->sse_heartbeat_ms = 15000;
 }
 
 int config_parse_bytes(const char *s, uint64_t *out)
@@ -200,6 +225,16 @@ static int apply(struct serve_config *c, const struct opt *o, const char *val, c
             return CONFIG_EINVAL;
         }
         memcpy(field, val, strlen(val) + 1);
+        return CONFIG_OK;
+    case OPT_LIST: /* appended, comma-separated: the flag may repeat */
+        if (!*val || strlen(field) + 1 + strlen(val) >= o->size) {
+            snprintf(err, errlen, "%s: the list must be non-empty and at most %zu bytes in all",
+                     who, o->size - 1);
+            return CONFIG_EINVAL;
+        }
+        if (*field)
+            strcat(field, ",");
+        strcat(field, val);
         return CONFIG_OK;
     case OPT_INT:
     case OPT_I64:

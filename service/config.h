@@ -40,6 +40,11 @@ struct serve_config {
     int busy_timeout_ms;    /* SQLite busy timeout of the API connection */
     int synchronous_normal; /* 1: PRAGMA synchronous=NORMAL; 0: FULL */
     int log_level;          /* enum log_level: 0 debug .. 3 error */
+    char token_file[4096];  /* bearer tokens, one a line ("ro:" = read-only); "" = no auth */
+    int64_t retention_succeeded_s; /* prune succeeded jobs this old; 0 = keep forever */
+    int64_t retention_failed_s;    /* prune failed and canceled jobs this old; 0 = keep */
+    char cors_origin[2048]; /* CORS allow-list, comma-separated ("*" any); "" = no CORS */
+    int sse_heartbeat_ms;   /* event-stream heartbeat interval */
 };
 
 /* Returns the value of an environment variable or NULL (e.g. getenv). */

@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "jsonfmt.h"
 #include "log.h"
 #include "utf8.h"
 #include "xalloc.h"
@@ -43,11 +44,26 @@ struct http_server {
     uv_timer_t timer;          /* MHD_get_timeout() */
     int poll_init, timer_init; /* the handles were initialised */
     int handles_open;          /* libuv handles not yet closed */
+    int stopping;              /* http_close() began: streams end */
     struct http_handlers h;
+    struct http_stream *streams; /* queued streamed responses */
+};
+
+/* One streamed response (http_response_stream()), owned by MHD's
+ * response from MHD_queue_response() until its free callback. */
+struct http_stream {
+    struct http_server *s;
+    struct MHD_Connection *c;
+    http_stream_fn fn;
+    void (*free_fn)(void *user);
+    void *user;
+    int suspended; /* the producer had nothing: MHD_suspend_connection() */
+    struct http_stream *prev, *next;
 };
 
 /* Per request: the request view, the body buffer and the response. */
 struct req_ctx {
+    struct http_server *srv;
     struct http_request req;
     struct http_response resp;
     int64_t start_us;
@@ -126,7 +142,7 @@ void http_response_body(struct http_response *r, int status, const char *content
 
 void http_response_json(struct http_response *r, int status, const char *content_type, json_t *doc)
 {
-    char *text = doc ? json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    char *text = doc ? jsonfmt_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
 
     json_decref(doc);
     if (!text) {
@@ -140,14 +156,80 @@ void http_response_json(struct http_response *r, int status, const char *content
     http_response_body(r, status, content_type, text, strlen(text));
 }
 
+void http_response_stream(struct http_response *r, int status, const char *content_type,
+                          http_stream_fn fn, void (*free_fn)(void *user), void *user)
+{
+    free(r->body);
+    r->body = NULL;
+    r->body_len = 0;
+    if (r->stream && r->stream_free)
+        r->stream_free(r->stream_user);
+    r->status = status;
+    r->content_type = content_type;
+    r->stream = fn;
+    r->stream_free = free_fn;
+    r->stream_user = user;
+}
+
 void http_response_free(struct http_response *r)
 {
     int i;
 
+    if (r->stream && r->stream_free)
+        r->stream_free(r->stream_user);
     free(r->body);
     for (i = 0; i < r->n_headers; i++)
         free(r->headers[i].value);
     memset(r, 0, sizeof *r);
+}
+
+static void on_timer(uv_timer_t *t);
+
+/* MHD's content reader for a stream: the producer's bytes; nothing ready
+ * means suspend first, then 0 (returning 0 without suspending would make
+ * MHD poll again at once: service-notes.md section 3). */
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    struct http_stream *st = cls;
+    long n;
+
+    (void)pos;
+    n = st->fn(st->user, st, buf, max);
+    if (n > 0)
+        return (ssize_t)n;
+    if (n == HTTP_STREAM_END || (n == 0 && st->s->stopping))
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    if (n < 0)
+        return MHD_CONTENT_READER_END_WITH_ERROR;
+    st->suspended = 1;
+    MHD_suspend_connection(st->c);
+    return 0;
+}
+
+static void stream_free(void *cls)
+{
+    struct http_stream *st = cls;
+
+    if (st->prev)
+        st->prev->next = st->next;
+    else
+        st->s->streams = st->next;
+    if (st->next)
+        st->next->prev = st->prev;
+    if (st->free_fn)
+        st->free_fn(st->user);
+    free(st);
+}
+
+void http_stream_wake(struct http_stream *st)
+{
+    if (!st || !st->suspended)
+        return;
+    st->suspended = 0;
+    MHD_resume_connection(st->c);
+    /* Never MHD_run() from here: this may be inside an MHD callback. */
+    if (st->s->timer_init)
+        uv_timer_start(&st->s->timer, on_timer, 0, 0);
 }
 
 /* Hands rc->resp to MHD. copy = 1 keeps rc->resp.body (MHD copies it),
@@ -166,7 +248,24 @@ static enum MHD_Result queue_response(struct MHD_Connection *c, struct req_ctx *
             "error\",\"status\":500,\"detail\":\"no handler answered this request\"}";
         http_response_body(r, 500, "application/problem+json", xstrdup(msg), sizeof msg - 1);
     }
-    if (r->body && copy) {
+    if (r->stream) {
+        struct http_stream *st = xcalloc(1, sizeof *st);
+        st->c = c;
+        st->fn = r->stream;
+        st->free_fn = r->stream_free;
+        st->user = r->stream_user;
+        m = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, stream_read, st, stream_free);
+        if (!m) {
+            free(st);
+            return MHD_NO; /* r still owns the producer */
+        }
+        r->stream = NULL; /* the response owns it now */
+        st->s = rc->srv;
+        st->next = st->s->streams;
+        if (st->next)
+            st->next->prev = st;
+        st->s->streams = st;
+    } else if (r->body && copy) {
         m = MHD_create_response_from_buffer(r->body_len, r->body, MHD_RESPMEM_MUST_COPY);
     } else if (r->body) {
         m = MHD_create_response_from_buffer(r->body_len, r->body, MHD_RESPMEM_MUST_FREE);
@@ -241,6 +340,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
         int64_t cap;
 
         rc = xcalloc(1, sizeof *rc);
+        rc->srv = s;
         rc->start_us = clock_mono_us();
         rc->req.method = method;
         rc->req.path = url;
@@ -302,10 +402,50 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
               : toe == MHD_REQUEST_TERMINATED_CLIENT_ABORT    ? "client_abort"
               : toe == MHD_REQUEST_TERMINATED_DAEMON_SHUTDOWN ? "shutdown"
                                                               : "error");
+    if (s->h.completed)
+        s->h.completed(s->h.user, route, rc->status,
+                       (double)(clock_mono_us() - rc->start_us) / 1e6);
     http_response_free(&rc->resp);
     free(rc->buf);
     free(rc);
     *con_cls = NULL;
+}
+
+/* The value of a hex digit, or -1. */
+static int hex_value(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Percent-decodes the path and query arguments in place, like MHD's own
+ * decoder, except that "%00" stays as it is: handlers see C strings, and a
+ * decoded NUL would cut "/v1/jobs/1%00" down to "/v1/jobs/1". Returns the
+ * new length. */
+static size_t unescape_keep_nul(void *cls, struct MHD_Connection *c, char *s)
+{
+    char *r = s, *w = s;
+
+    (void)cls;
+    (void)c;
+    while (*r) {
+        if (r[0] == '%' && hex_value(r[1]) >= 0 && hex_value(r[2]) >= 0) {
+            int v = hex_value(r[1]) * 16 + hex_value(r[2]);
+            if (v != 0) {
+                *w++ = (char)v;
+                r += 3;
+                continue;
+            }
+        }
+        *w++ = *r++;
+    }
+    *w = '\0';
+    return (size_t)(w - s);
 }
 
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
@@ -322,8 +462,6 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 }
 
 /* ---- libuv driving ------------------------------------------------------ */
-
-static void on_timer(uv_timer_t *t);
 
 /* Runs MHD and re-arms the timer from MHD_get_timeout(). */
 static void run_mhd(struct http_server *s)
@@ -461,6 +599,7 @@ int http_start(uv_loop_t *loop, const struct http_config *cfg, const struct http
                             MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->conn_limit,
                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->conn_timeout_s,
                             MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+                            MHD_OPTION_UNESCAPE_CALLBACK, unescape_keep_nul, s,
                             MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_END);
     if (!s->d) {
         snprintf(err, errlen, "cannot listen on %s (address in use, or not permitted)",
@@ -551,6 +690,16 @@ void http_close(struct http_server *s)
         uv_close((uv_handle_t *)&s->timer, on_handle_closed);
     }
     if (s->d) {
+        struct http_stream *st;
+        /* MHD must not stop with suspended connections: resume every
+         * stream (its producer now ends it) and let MHD process them. */
+        s->stopping = 1;
+        for (st = s->streams; st; st = st->next)
+            if (st->suspended) {
+                st->suspended = 0;
+                MHD_resume_connection(st->c);
+            }
+        MHD_run(s->d);
         MHD_stop_daemon(s->d);
         s->d = NULL;
     }

@@ -48,7 +48,20 @@ const char *http_query(const struct http_request *r, const char *name);
 int http_query_each(const struct http_request *r,
                     int (*fn)(void *user, const char *key, const char *value), void *user);
 
-#define HTTP_MAX_HEADERS 10
+#define HTTP_MAX_HEADERS 16
+
+/*
+ * Streamed bodies (e.g. Server-Sent Events). The producer copies at most
+ * max bytes into buf and returns the count; it returns 0 when nothing is
+ * ready now (the connection is suspended until http_stream_wake()),
+ * HTTP_STREAM_END to finish the body, HTTP_STREAM_ERROR to abort it.
+ * st identifies the stream for http_stream_wake(); it stays valid until
+ * the stream's free function runs. Both run on the loop thread.
+ */
+struct http_stream;
+#define HTTP_STREAM_END (-1L)
+#define HTTP_STREAM_ERROR (-2L)
+typedef long (*http_stream_fn)(void *user, struct http_stream *st, char *buf, size_t max);
 
 struct http_response {
     int status;               /* 0 = not filled */
@@ -60,6 +73,10 @@ struct http_response {
         const char *name; /* static */
         char *value;      /* owned */
     } headers[HTTP_MAX_HEADERS];
+    /* A streamed body instead of body (http_response_stream()): */
+    http_stream_fn stream;
+    void (*stream_free)(void *user); /* releases stream_user; may be NULL */
+    void *stream_user;               /* owned by the response until queued */
 };
 
 /* Adds a header (name static, value copied). Extra headers past
@@ -73,6 +90,16 @@ void http_response_json(struct http_response *r, int status, const char *content
 /* Sets status and body (taken: malloc'd, len bytes; may be NULL). */
 void http_response_body(struct http_response *r, int status, const char *content_type, char *body,
                         size_t len);
+
+/* Sets status and a streamed body of unknown length (chunked): fn
+ * produces it, free_fn(user) runs once the stream ends or is never sent.
+ * user is owned by the response from here on. */
+void http_response_stream(struct http_response *r, int status, const char *content_type,
+                          http_stream_fn fn, void (*free_fn)(void *user), void *user);
+
+/* A stream whose producer returned 0 has data again: resume it (MHD runs
+ * on the next loop iteration). Harmless when it is not waiting. */
+void http_stream_wake(struct http_stream *st);
 
 /* Releases the body and header values; r can be reused after. */
 void http_response_free(struct http_response *r);
@@ -88,6 +115,9 @@ struct http_handlers {
     void (*handle)(void *user, const struct http_request *req, struct http_response *resp);
     /* The route template of a path for logs, e.g. "/v1/jobs/{id}"; may be NULL. */
     const char *(*route_name)(void *user, const char *method, const char *path);
+    /* A request ended (any termination): its route template (may be NULL),
+     * the status sent and its duration. May be NULL. */
+    void (*completed)(void *user, const char *route, int status, double seconds);
     void *user;
 };
 

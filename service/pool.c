@@ -24,7 +24,10 @@
 
 #include "clock.h"
 #include "codec.h"
+#include "jsonfmt.h"
 #include "log.h"
+#include "queue_study.h"
+#include "studyjob.h"
 #include "xalloc.h"
 
 #define MAINT_INTERVAL_MS 1000 /* maintenance tick */
@@ -47,6 +50,7 @@ struct tile_task {
     int rc_queue;         /* QUEUE_* of the store calls */
     int parse_failed;
     int complete; /* this was the job's last tile */
+    int cell_complete; /* a study tile that was its cell's last one */
     int stale;    /* lease lost (heartbeat or finish) */
     uint64_t divergent, lane_steps;
     double seconds;
@@ -63,6 +67,10 @@ struct analysis_task {
     char reason[256];
     double dimension, se, seconds;
     int fractal;
+    int study;      /* the job is a study: a studyjob_step() ran */
+    int study_done; /* ... and completed the study */
+    int cells;      /* ... and stored this many cell rows */
+    int again;      /* asked again while in flight (loop thread): run once more */
     struct analysis_task *next; /* the pool's list (loop thread) */
 };
 
@@ -89,6 +97,13 @@ struct pool {
 
 static void dispatch(struct pool *p);
 static void start_analysis(struct pool *p, int64_t job_id);
+
+/* Tells the pool's owner that a job changed (pool_config.on_change). */
+static void changed(struct pool *p, int64_t job_id, uint64_t points)
+{
+    if (p->cfg.on_change)
+        p->cfg.on_change(p->cfg.on_change_user, job_id, points);
+}
 
 /* Limits for re-parsing stored specs: they were validated on submit, and
  * limits lowered since must not strand accepted jobs. */
@@ -222,6 +237,14 @@ static void tile_work(uv_work_t *req)
         t->rc_queue = rc;
         if (rc == QUEUE_ESTALE || rc == QUEUE_ENOENT)
             t->stale = 1;
+        if (rc == QUEUE_OK && !t->complete && t->claim.cell >= 0) {
+            int64_t left = 1;
+            /* A study cell whose last tile this was gets its row now. */
+            if (queue_cell_tiles_left(t->wstore, t->claim.job_id, t->claim.cell, &left) ==
+                    QUEUE_OK &&
+                left == 0)
+                t->cell_complete = 1;
+        }
     }
     t->seconds = (double)(clock_mono_us() - t0) / 1e6;
     free(labels);
@@ -256,6 +279,23 @@ static void fail_job(struct pool *p, int64_t job_id, const char *reason)
         log_event(LOG_ERROR, "job_fail_error", "s:I, s:s, s:s", "job", (json_int_t)job_id, "reason",
                   reason, "error", queue_strerror(rc));
     pool_cancel_job(p, job_id);
+    changed(p, job_id, 0);
+}
+
+/* Gives a tile that a graceful shutdown stopped (or that never started)
+ * back to the queue without using up one of its attempts (loop thread;
+ * its worker no longer runs). A lease that is gone already is fine. */
+static void release_tile(struct pool *p, const struct tile_claim *c)
+{
+    int rc = queue_release(p->store, c->job_id, c->idx, c->attempt, clock_now_ms());
+
+    if (rc == QUEUE_OK)
+        log_event(LOG_INFO, "tile_released", "s:I, s:I, s:i", "job", (json_int_t)c->job_id, "tile",
+                  (json_int_t)c->idx, "attempt", c->attempt);
+    else if (rc != QUEUE_ESTALE)
+        log_event(LOG_WARN, "tile_release_error", "s:I, s:I, s:i, s:s", "job",
+                  (json_int_t)c->job_id, "tile", (json_int_t)c->idx, "attempt", c->attempt, "error",
+                  queue_strerror(rc));
 }
 
 static void tile_after(uv_work_t *req, int status)
@@ -275,6 +315,10 @@ static void tile_after(uv_work_t *req, int status)
     if (status == UV_ECANCELED || !t->started) {
         log_event(LOG_DEBUG, "tile_skipped", "s:I, s:I, s:i", "job", (json_int_t)c->job_id, "tile",
                   (json_int_t)c->idx, "attempt", c->attempt);
+        release_tile(p, c);
+    } else if (p->draining && t->rc_core == TB_ECANCELED && !t->stale) {
+        /* Stopped by the shutdown: hand the lease back, uncounted. */
+        release_tile(p, c);
     } else if (t->parse_failed) {
         fail_job(p, c->job_id, "the stored spec no longer parses");
     } else if (t->rc_core == TB_ECANCELED || t->stale) {
@@ -296,7 +340,8 @@ static void tile_after(uv_work_t *req, int status)
                   (json_int_t)c->job_id, "tile", (json_int_t)c->idx, "attempt", c->attempt,
                   "points", (json_int_t)c->count, "divergent", (json_int_t)t->divergent, "seconds",
                   t->seconds);
-        if (t->complete)
+        changed(p, c->job_id, c->count);
+        if (t->complete || t->cell_complete)
             start_analysis(p, c->job_id);
     }
     tile_claim_free(&t->claim);
@@ -336,6 +381,8 @@ static void dispatch(struct pool *p)
             p->tiles->prev = t;
         p->tiles = t;
         p->in_flight++;
+        if (t->claim.idx == 0 && t->claim.attempt == 1)
+            changed(p, t->claim.job_id, 0); /* queued -> running */
     }
 }
 
@@ -378,7 +425,7 @@ static char *summary_json(const struct codec_spec *spec, const struct codec_anal
                   "counts", counts ? counts : json_null(), "elapsed_s", jreal(elapsed_s));
     if (!o)
         return NULL;
-    text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    text = jsonfmt_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(o);
     return text;
 }
@@ -402,6 +449,16 @@ static void analysis_work(uv_work_t *req)
     memset(&an, 0, sizeof an);
     rc = worker_store(p, &s);
     if (rc != QUEUE_OK)
+        goto out;
+    /* A study: cell rows as their tiles land, the result at the end. */
+    rc = queue_is_study(s, a->job_id);
+    if (rc == 1) {
+        a->study = 1;
+        rc = studyjob_step(s, a->job_id, a->reason, sizeof a->reason, &a->failed_job,
+                           &a->study_done, &a->cells);
+        goto out;
+    }
+    if (rc < 0)
         goto out;
     rc = queue_get(s, a->job_id, &job);
     if (rc != QUEUE_OK)
@@ -482,6 +539,11 @@ static void analysis_after(uv_work_t *req, int status)
     if (a->failed_job)
         log_event(LOG_ERROR, "job_state", "s:I, s:s, s:s", "job", (json_int_t)a->job_id, "status",
                   "failed", "error", a->reason);
+    else if (a->rc == QUEUE_OK && a->study)
+        log_event(a->study_done ? LOG_INFO : LOG_DEBUG, a->study_done ? "job_state" : "cells_done",
+                  "s:I, s:s, s:s, s:i, s:f", "job", (json_int_t)a->job_id, "status",
+                  a->study_done ? "succeeded" : "running", "kind", "study", "cells", a->cells,
+                  "analysis_s", a->seconds);
     else if (a->rc == QUEUE_OK)
         log_event(LOG_INFO, "job_state", "s:I, s:s, s:o, s:o, s:b, s:f", "job",
                   (json_int_t)a->job_id, "status", "succeeded", "dimension", jreal(a->dimension),
@@ -489,6 +551,10 @@ static void analysis_after(uv_work_t *req, int status)
     else if (a->rc != QUEUE_ECONFLICT && a->rc != QUEUE_ENOENT)
         log_event(LOG_ERROR, "analysis_error", "s:I, s:s", "job", (json_int_t)a->job_id, "error",
                   queue_strerror(a->rc));
+    changed(p, a->job_id, 0);
+    /* Asked again while it ran (a study cell landed): one more step. */
+    if (a->again && status != UV_ECANCELED && !p->draining)
+        start_analysis(p, a->job_id);
     free(a);
     task_finished(p);
 }
@@ -504,8 +570,10 @@ static void start_analysis(struct pool *p, int64_t job_id)
     if (p->closing)
         return;
     for (a = p->analyses; a; a = a->next)
-        if (a->job_id == job_id)
+        if (a->job_id == job_id) {
+            a->again = 1; /* a study cell landed while its step ran */
             return;
+        }
     a = xcalloc(1, sizeof *a);
     a->pool = p;
     a->job_id = job_id;
@@ -600,6 +668,12 @@ void pool_kick(struct pool *p)
 {
     if (!p->draining && !p->closing)
         uv_timer_start(&p->kick, on_kick, 0, 0);
+}
+
+void pool_analyze_job(struct pool *p, int64_t job_id)
+{
+    if (!p->draining && !p->closing)
+        start_analysis(p, job_id);
 }
 
 int pool_in_flight(const struct pool *p)

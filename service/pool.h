@@ -43,6 +43,11 @@ struct pool_config {
     int max_attempts;    /* for queue_requeue_expired() */
     int busy_timeout_ms; /* of the worker connections */
     int synchronous_normal;
+    /* Called on the loop thread when a job changed: it started, a tile of
+     * `points` points was saved, it was analysed or failed (points 0).
+     * For event streams and metrics; may be NULL. */
+    void (*on_change)(void *user, int64_t job_id, uint64_t points);
+    void *on_change_user;
 };
 
 /* Creates the pool on loop with the loop's store (borrowed; outlives the
@@ -54,6 +59,10 @@ int pool_start(uv_loop_t *loop, struct store *loop_store, const struct pool_conf
 /* Asks the dispatcher to claim work soon (after a submit). */
 void pool_kick(struct pool *p);
 
+/* Queues an analysis of the job now (a study whose cells were taken from
+ * the store has rows to store, or nothing left to compute). */
+void pool_analyze_job(struct pool *p, int64_t job_id);
+
 /* Raises the cancel flag of every running tile of the job. */
 void pool_cancel_job(struct pool *p, int64_t job_id);
 
@@ -62,7 +71,8 @@ int pool_in_flight(const struct pool *p);
 
 /*
  * Graceful stop: no more claims; running tiles may finish for timeout_ms,
- * then they are canceled (their leases are recovered at the next start).
+ * then they are canceled and their leases released with queue_release()
+ * (not counted as lost attempts), as are tiles that had not started.
  * done(user) is called once nothing is in flight. A second call cancels
  * the running tiles at once.
  */

@@ -17,6 +17,8 @@ static const struct problem_type types[PROBLEM__COUNT] = {
     [PROBLEM_BAD_REQUEST] = {"bad-request", 400, "Bad request"},
     [PROBLEM_MALFORMED_JSON] = {"malformed-json", 400, "Malformed JSON"},
     [PROBLEM_INVALID_PARAMETER] = {"invalid-parameter", 400, "Invalid parameter"},
+    [PROBLEM_UNAUTHORIZED] = {"unauthorized", 401, "Unauthorized"},
+    [PROBLEM_FORBIDDEN] = {"forbidden", 403, "Forbidden"},
     [PROBLEM_NOT_FOUND] = {"not-found", 404, "Not found"},
     [PROBLEM_METHOD_NOT_ALLOWED] = {"method-not-allowed", 405, "Method not allowed"},
     [PROBLEM_NOT_ACCEPTABLE] = {"not-acceptable", 406, "Not acceptable"},
@@ -32,7 +34,8 @@ static const struct problem_type types[PROBLEM__COUNT] = {
     [PROBLEM_INTERNAL] = {"internal-error", 500, "Internal server error"},
     [PROBLEM_STORAGE] = {"storage-error", 500, "Storage error"},
     [PROBLEM_BUSY] = {"database-busy", 503, "Database busy"},
-    [PROBLEM_READ_ONLY] = {"database-read-only", 503, "Database read-only or full"},
+    [PROBLEM_READ_ONLY] = {"database-read-only", 503, "Database read-only"},
+    [PROBLEM_DISK_FULL] = {"disk-full", 507, "Disk full"},
     [PROBLEM_NOT_READY] = {"not-ready", 503, "Service not ready"},
 };
 
@@ -103,6 +106,8 @@ enum problem_kind problem_from_queue(int rc)
         return PROBLEM_BUSY;
     case QUEUE_EREADONLY:
         return PROBLEM_READ_ONLY;
+    case QUEUE_ENOSPC:
+        return PROBLEM_DISK_FULL;
     case QUEUE_EIO:
     case QUEUE_ESCHEMA:
         return PROBLEM_STORAGE;

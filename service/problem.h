@@ -22,6 +22,8 @@ enum problem_kind {
     PROBLEM_BAD_REQUEST,        /* 400 a request that makes no sense */
     PROBLEM_MALFORMED_JSON,     /* 400 the body is not JSON */
     PROBLEM_INVALID_PARAMETER,  /* 400 a query parameter or header has a bad value */
+    PROBLEM_UNAUTHORIZED,       /* 401 no or unknown bearer token (--token-file) */
+    PROBLEM_FORBIDDEN,          /* 403 a read-only token on a write method */
     PROBLEM_NOT_FOUND,          /* 404 no such route or job */
     PROBLEM_METHOD_NOT_ALLOWED, /* 405 the route exists, not with this method */
     PROBLEM_NOT_ACCEPTABLE,     /* 406 no representation matches Accept */
@@ -36,7 +38,8 @@ enum problem_kind {
     PROBLEM_INTERNAL,           /* 500 a bug or an out-of-memory */
     PROBLEM_STORAGE,            /* 500 I/O error or corrupt database */
     PROBLEM_BUSY,               /* 503 database busy past the busy timeout */
-    PROBLEM_READ_ONLY,          /* 503 database is read-only or the disk is full */
+    PROBLEM_READ_ONLY,          /* 503 database is read-only */
+    PROBLEM_DISK_FULL,          /* 507 SQLITE_FULL: the disk is full (Insufficient Storage) */
     PROBLEM_NOT_READY,          /* 503 draining or database not ready */
     PROBLEM__COUNT
 };

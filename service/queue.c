@@ -61,9 +61,11 @@ enum {
     Q_PRUNE,
     Q_JOB_EXISTS,
     Q_ATTEMPTS_LIST,
+    Q_TILE_RELEASE,
+    Q_EXPIRED_COUNT,
     Q__COUNT
 };
-_Static_assert(Q__COUNT <= STORE_MAX_STMTS, "grow STORE_MAX_STMTS");
+_Static_assert(Q__COUNT <= STORE_STUDY_STMT_BASE, "grow STORE_STUDY_STMT_BASE");
 
 #define JOB_COLS                                                                                   \
     "id, status, name, spec_json, points_total, points_done, tiles_total, tiles_done, "            \
@@ -82,7 +84,10 @@ static const char *const sql_text[Q__COUNT] = {
                     "WHERE j.status IN ('queued', 'running') AND EXISTS (SELECT 1 FROM tiles AS t "
                     "WHERE t.job_id = j.id AND t.state = 'pending') "
                     "ORDER BY j.tiles_leased, j.id LIMIT 1",
-    [Q_CLAIM_TILE] = "SELECT idx, begin_pt, count, attempt FROM tiles "
+    /* A study's tile computes its cell's spec (queue_study.h); a sweep's
+     * tile has no cell and computes the job's spec. */
+    [Q_CLAIM_TILE] = "SELECT idx, begin_pt, count, attempt, cell, (SELECT c.spec_json FROM cells "
+                     "AS c WHERE c.job_id = tiles.job_id AND c.idx = tiles.cell) FROM tiles "
                      "WHERE job_id = ?1 AND state = 'pending' ORDER BY idx LIMIT 1",
     [Q_TILE_LEASE] = "UPDATE tiles SET state = 'leased', attempt = ?3, lease_until = ?4 "
                      "WHERE job_id = ?1 AND idx = ?2 AND state = 'pending'",
@@ -138,6 +143,12 @@ static const char *const sql_text[Q__COUNT] = {
     [Q_JOB_EXISTS] = "SELECT 1 FROM jobs WHERE id = ?1",
     [Q_ATTEMPTS_LIST] = "SELECT idx, attempt, leased_ms, ended_ms, outcome FROM tile_attempts "
                         "WHERE job_id = ?1 ORDER BY idx, attempt LIMIT ?2",
+    /* queue_release: like a requeue, but the attempt is not counted. */
+    [Q_TILE_RELEASE] = "UPDATE tiles SET state = 'pending', lease_until = 0 "
+                       "WHERE job_id = ?1 AND idx = ?2 AND attempt = ?3 AND state = 'leased'",
+    /* Leases of a tile that were lost (worker died): what max_attempts counts. */
+    [Q_EXPIRED_COUNT] = "SELECT count(*) FROM tile_attempts "
+                        "WHERE job_id = ?1 AND idx = ?2 AND outcome = 'expired'",
 };
 
 static int stmt(struct store *s, int id, sqlite3_stmt **out)
@@ -511,6 +522,16 @@ int queue_claim(struct store *s, int64_t now_ms, int64_t lease_ms, struct tile_c
     out->begin = (uint64_t)sqlite3_column_int64(st, 1);
     out->count = (uint64_t)sqlite3_column_int64(st, 2);
     out->attempt = sqlite3_column_int(st, 3) + 1;
+    out->cell = -1;
+    if (sqlite3_column_type(st, 4) != SQLITE_NULL) {
+        out->cell = sqlite3_column_int64(st, 4);
+        free(out->spec_json);
+        ret = column_dup(st, 5, &out->spec_json);
+        if (ret == QUEUE_OK && !out->spec_json)
+            ret = QUEUE_EIO; /* a study tile without its cell */
+        if (ret != QUEUE_OK)
+            goto out;
+    }
     store__reset(st);
 
     ret = stmt(s, Q_TILE_LEASE, &st);
@@ -874,12 +895,68 @@ out:
     return ret;
 }
 
+/* How many leases of tile (job_id, idx) were lost (outcome expired). */
+static int expired_count(struct store *s, int64_t job_id, int64_t idx, int *n)
+{
+    sqlite3_stmt *st = NULL;
+    int ret;
+
+    *n = 0;
+    ret = stmt(s, Q_EXPIRED_COUNT, &st);
+    if (ret != QUEUE_OK)
+        goto out;
+    sqlite3_bind_int64(st, 1, job_id);
+    sqlite3_bind_int64(st, 2, idx);
+    ret = step_row(st);
+    if (ret == 1) {
+        *n = sqlite3_column_int(st, 0);
+        ret = QUEUE_OK;
+    } else if (ret == 0) {
+        ret = QUEUE_EIO;
+    }
+out:
+    store__reset(st);
+    return ret;
+}
+
+int queue_release(struct store *s, int64_t job_id, int64_t idx, int attempt, int64_t now_ms)
+{
+    sqlite3_stmt *st = NULL;
+    int ret;
+
+    ret = store__begin(s);
+    if (ret != QUEUE_OK)
+        return ret;
+    ret = stmt(s, Q_TILE_RELEASE, &st);
+    if (ret != QUEUE_OK)
+        goto out;
+    sqlite3_bind_int64(st, 1, job_id);
+    sqlite3_bind_int64(st, 2, idx);
+    sqlite3_bind_int(st, 3, attempt);
+    ret = step_done(st);
+    if (ret != QUEUE_OK)
+        goto out;
+    if (sqlite3_changes(s->db) == 0) {
+        ret = QUEUE_ESTALE; /* saved, requeued, or the job ended meanwhile */
+        goto out;
+    }
+    store__reset(st);
+    st = NULL;
+    ret = end_attempt(s, job_id, idx, attempt, ATTEMPT_ABANDONED, now_ms);
+    if (ret == QUEUE_OK)
+        ret = store__commit(s);
+out:
+    store__reset(st);
+    store__rollback(s);
+    return ret;
+}
+
 int queue_requeue_expired(struct store *s, int64_t now_ms, int max_attempts, int *requeued)
 {
     struct expired *v = NULL;
     size_t n = 0, i;
     char reason[96];
-    int ret, back, changed;
+    int ret, back, changed, lost;
 
     if (requeued)
         *requeued = 0;
@@ -897,9 +974,13 @@ int queue_requeue_expired(struct store *s, int64_t now_ms, int max_attempts, int
             goto out;
         if (!back)
             continue;
-        if (max_attempts > 0 && v[i].attempt >= max_attempts) {
+        /* Only lost leases count: one released by queue_release() does not. */
+        ret = expired_count(s, v[i].job_id, v[i].idx, &lost);
+        if (ret != QUEUE_OK)
+            goto out;
+        if (max_attempts > 0 && lost >= max_attempts) {
             snprintf(reason, sizeof reason, "tile %lld failed %d attempts (worker lost)",
-                     (long long)v[i].idx, v[i].attempt);
+                     (long long)v[i].idx, lost);
             ret = end_job(s, v[i].job_id, JOB_FAILED, reason, now_ms, &changed);
             if (ret != QUEUE_OK)
                 goto out;

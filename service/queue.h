@@ -30,12 +30,13 @@ enum queue_status {
     QUEUE_ECONFLICT = -3, /* idempotency key reused with another body: 422;
                              or a state that forbids the call: 409 */
     QUEUE_EBUSY = -4,     /* SQLITE_BUSY past the busy timeout: answer 503 */
-    QUEUE_EIO = -5,       /* disk full, I/O error, corrupt file */
+    QUEUE_EIO = -5,       /* I/O error, corrupt file */
     QUEUE_EREADONLY = -6, /* database is read-only */
     QUEUE_ESCHEMA = -7,   /* database schema newer than this binary knows */
     QUEUE_ENOMEM = -8,
     QUEUE_ESTALE = -9,    /* the lease was lost: tile requeued or job canceled */
     QUEUE_EINVAL = -10,   /* an argument breaks this contract (a caller bug: 500) */
+    QUEUE_ENOSPC = -11,   /* SQLITE_FULL: the disk (or the database's page limit) is full */
 };
 const char *queue_strerror(int code);
 
@@ -106,7 +107,9 @@ struct tile_claim {
     uint64_t begin;    /* first grid point */
     uint64_t count;    /* points */
     int attempt;       /* 1 on the first lease of this tile */
-    char *spec_json;   /* owned: the job's canonical spec */
+    char *spec_json;   /* owned: the job's canonical spec, or for a study its
+                          cell's (queue_study.h) */
+    int64_t cell;      /* the study cell of the tile; -1 for a sweep */
 };
 void tile_claim_free(struct tile_claim *c);
 
@@ -134,11 +137,21 @@ int queue_finish_tile(struct store *s, int64_t job_id, int64_t idx, int attempt,
                       uint64_t lane_steps, int64_t now_ms, int *job_complete);
 
 /* Returns leased tiles whose lease ended before now_ms to pending; a tile
- * leased max_attempts times fails its job with a stored reason.
+ * whose lease was lost max_attempts times (expired attempts; released ones
+ * do not count) fails its job with a stored reason.
  * *requeued = tiles returned. Also used at start-up with now_ms = +inf-ish
  * to recover every lease of a previous process. max_attempts <= 0: no limit.
  * The reason reads like "tile 3 failed 3 attempts (worker lost)". */
 int queue_requeue_expired(struct store *s, int64_t now_ms, int max_attempts, int *requeued);
+
+/* Returns a tile leased by this attempt to pending without counting the
+ * attempt as lost: for a graceful shutdown that stopped the tile before it
+ * finished (its worker no longer runs). The attempt is logged as
+ * ATTEMPT_ABANDONED, so max_attempts (which counts ATTEMPT_EXPIRED leases
+ * only) is not used up, and the next claim leases the tile again with the
+ * next attempt number. QUEUE_ESTALE if this attempt no longer holds the
+ * lease (saved, requeued, or the job ended). One transaction. */
+int queue_release(struct store *s, int64_t job_id, int64_t idx, int attempt, int64_t now_ms);
 
 /* Assembles all saved tile labels of a job into bits (caller-allocated,
  * tb_label_words(points_total) words). */
@@ -183,7 +196,8 @@ enum attempt_outcome {
     ATTEMPT_LEASED,    /* still held */
     ATTEMPT_DONE,      /* its labels were saved */
     ATTEMPT_EXPIRED,   /* requeued by queue_requeue_expired (worker lost) */
-    ATTEMPT_ABANDONED, /* the job was canceled or failed while it was held */
+    ATTEMPT_ABANDONED, /* the job was canceled or failed while it was held, or a
+                          graceful shutdown released it (queue_release) */
 };
 struct tile_attempt {
     int64_t job_id, idx;

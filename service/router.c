@@ -101,6 +101,17 @@ static const struct route_def routes[] = {
      "GET, HEAD, OPTIONS"},
     {ROUTE_JOB_BOUNDARY, "/v1/jobs/{id}/boundary", "/boundary", 1, {"GET"}, "GET, HEAD, OPTIONS"},
     {ROUTE_JOB_CANCEL, "/v1/jobs/{id}/cancel", "/cancel", 1, {"POST"}, "POST, OPTIONS"},
+    {ROUTE_JOB_CELLS, "/v1/jobs/{id}/cells", "/cells", 1, {"GET"}, "GET, HEAD, OPTIONS"},
+    {ROUTE_JOB_BOUNDARY,
+     "/v1/jobs/{id}/boundary.png",
+     "/boundary.png",
+     1,
+     {"GET"},
+     "GET, HEAD, OPTIONS"},
+    {ROUTE_JOB_EVENTS, "/v1/jobs/{id}/events", "/events", 1, {"GET"}, "GET, OPTIONS"},
+    {ROUTE_METRICS, "/metrics", "/metrics", 0, {"GET"}, "GET, HEAD, OPTIONS"},
+    {ROUTE_OPENAPI_JSON, "/openapi.json", "/openapi.json", 0, {"GET"}, "GET, HEAD, OPTIONS"},
+    {ROUTE_WEB, "/", "/", 0, {"GET"}, "GET, HEAD, OPTIONS"},
 };
 #define N_ROUTES (sizeof routes / sizeof routes[0])
 
@@ -142,6 +153,10 @@ int router_match(const char *method, const char *path, struct route_match *m)
                 hit = &routes[i];
                 break;
             }
+    } else if (strncmp(path, "/web/", 5) == 0 && path[5]) {
+        static const struct route_def web = {ROUTE_WEB, "/web/{file}", "",
+                                             0,         {"GET"},       "GET, HEAD, OPTIONS"};
+        hit = &web;
     } else {
         for (i = 0; i < N_ROUTES; i++)
             if (!routes[i].has_id && strcmp(path, routes[i].suffix) == 0) {

@@ -23,6 +23,11 @@ enum route_id {
     ROUTE_JOB_DIMENSION, /* GET /v1/jobs/{id}/dimension */
     ROUTE_JOB_BOUNDARY,  /* GET /v1/jobs/{id}/boundary */
     ROUTE_JOB_CANCEL,    /* POST /v1/jobs/{id}/cancel */
+    ROUTE_JOB_EVENTS,    /* GET /v1/jobs/{id}/events (text/event-stream) */
+    ROUTE_METRICS,       /* GET /metrics */
+    ROUTE_OPENAPI_JSON,  /* GET /openapi.json */
+    ROUTE_WEB,           /* GET /, /web/... : the dashboard's embedded files */
+    ROUTE_JOB_CELLS,     /* GET /v1/jobs/{id}/cells: a study's rows (issue 4) */
 };
 
 enum router_status {

@@ -20,15 +20,24 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth.h"
 #include "base64.h"
 #include "clock.h"
+#include "cors.h"
 #include "embed.h"
 #include "log.h"
+#include "metrics.h"
+#include "npy.h"
+#include "pngenc.h"
 #include "pool.h"
 #include "problem.h"
 #include "queue.h"
 #include "router.h"
+#include "queue_study.h"
 #include "sha256.h"
+#include "study.h"
+#include "studyjob.h"
+#include "sse.h"
 #include "utf8.h"
 #include "view.h"
 #include "xalloc.h"
@@ -43,6 +52,14 @@
 #define FLIPS_DEFAULT_LIMIT 1000
 #define FLIPS_MAX_LIMIT 100000
 #define IDEM_KEY_MAX 255
+#define CT_NPY "application/octet-stream"
+#define CT_PNG "image/png"
+#define STRIP_MAX_WIDTH 4096
+#define STRIP_HEIGHT 32
+
+/* The counters of the running server, for the busy count in problem()
+ * (loop thread; set by routes_handlers()). */
+static struct metrics *route_metrics;
 
 /* ---- answers ------------------------------------------------------------ */
 
@@ -67,8 +84,14 @@ static void problem(struct http_response *resp, const struct http_request *req,
         http_response_header(resp, "Retry-After", "10");
     else if (kind == PROBLEM_BUSY)
         http_response_header(resp, "Retry-After", "1");
+    if (kind == PROBLEM_BUSY)
+        metrics_busy(route_metrics);
     else if (kind == PROBLEM_NOT_READY || kind == PROBLEM_READ_ONLY)
         http_response_header(resp, "Retry-After", "5");
+    else if (kind == PROBLEM_DISK_FULL)
+        http_response_header(resp, "Retry-After", "60");
+    else if (kind == PROBLEM_UNAUTHORIZED)
+        http_response_header(resp, "WWW-Authenticate", "Bearer realm=\"trainbound\"");
 }
 
 /* Answers a problem for a queue error, naming what was being done. */
@@ -256,6 +279,10 @@ static int idem_key_ok(const char *k)
     return 1;
 }
 
+static void post_study(struct app *app, const struct http_request *req, struct http_response *resp,
+                       const char *idem);
+static json_t *study_view(struct app *app, const struct job *job, json_t *doc);
+
 static void post_jobs(struct app *app, const struct http_request *req, struct http_response *resp)
 {
     static const char *const params[] = {NULL};
@@ -286,6 +313,10 @@ static void post_jobs(struct app *app, const struct http_request *req, struct ht
     if (idem && !idem_key_ok(idem)) {
         param_problem(resp, req, PROBLEM_INVALID_PARAMETER, "Idempotency-Key",
                       "Idempotency-Key must be 1..%d visible ASCII characters", IDEM_KEY_MAX);
+        return;
+    }
+    if (study_is_study(req->body, req->body_len)) {
+        post_study(app, req, resp, idem); /* a body with "vary" (issue 4) */
         return;
     }
     errs = xmalloc(sizeof *errs);
@@ -398,9 +429,30 @@ static void get_jobs(struct app *app, const struct http_request *req, struct htt
         queue_problem(resp, req, rc, "listing jobs");
         return;
     }
+    {
+        /* A weak ETag over what the page shows: its ids and revisions. */
+        char etag[VIEW_ETAG_LEN], hash[SHA256_HEX_LEN], *key = xmalloc((size_t)n * 44 + 128);
+        size_t kl = (size_t)snprintf(key, 128, "%s|%" PRId64 "|%" PRId64 "|%" PRId64, sv ? sv : "",
+                                     cursor, limit, next);
+        for (i = 0; i < n; i++)
+            kl += (size_t)snprintf(key + kl, 44, ",%" PRId64 ":%" PRId64, jobs[i].id,
+                                   jobs[i].revision);
+        sha256_hex(key, kl, hash);
+        free(key);
+        snprintf(etag, sizeof etag, "W/\"l-%.24s\"", hash);
+        if (not_modified(req, resp, etag)) {
+            for (i = 0; i < n; i++)
+                job_free(&jobs[i]);
+            free(jobs);
+            return;
+        }
+        http_response_header(resp, "ETag", etag);
+    }
     items = json_array();
     for (i = 0; i < n; i++) {
-        if (items && json_array_append_new(items, view_job(&jobs[i], 0, now)) != 0) {
+        if (items &&
+            json_array_append_new(items, study_view(app, &jobs[i], view_job(&jobs[i], 0, now))) !=
+                0) {
             json_decref(items);
             items = NULL;
         }
@@ -465,7 +517,8 @@ static void get_job(struct app *app, const struct http_request *req, struct http
         return;
     view_etag(&job, etag);
     if (!not_modified(req, resp, etag)) {
-        http_response_json(resp, 200, CT_JSON, view_job(&job, 1, clock_now_ms()));
+        http_response_json(resp, 200, CT_JSON,
+                           study_view(app, &job, view_job(&job, 1, clock_now_ms())));
         cache_headers(resp, etag);
     }
     job_free(&job);
@@ -491,6 +544,7 @@ static void delete_job(struct app *app, const struct http_request *req, struct h
     if (app->pool)
         pool_cancel_job(app->pool, id);
     log_event(LOG_INFO, "job_state", "s:I, s:s", "job", (json_int_t)id, "status", "deleted");
+    sse_job_changed(app->sse, id); /* streams get "deleted" and end */
     http_response_body(resp, 204, NULL, NULL, 0);
 }
 
@@ -507,7 +561,8 @@ static void post_cancel(struct app *app, const struct http_request *req, struct 
     if (before.status == JOB_CANCELED) {
         /* Canceling twice is harmless: answer with the job as it is. */
         view_etag(&before, etag);
-        http_response_json(resp, 200, CT_JSON, view_job(&before, 1, clock_now_ms()));
+        http_response_json(resp, 200, CT_JSON,
+                           study_view(app, &before, view_job(&before, 1, clock_now_ms())));
         cache_headers(resp, etag);
         job_free(&before);
         return;
@@ -537,12 +592,14 @@ static void post_cancel(struct app *app, const struct http_request *req, struct 
     }
     if (app->pool)
         pool_cancel_job(app->pool, id);
+    sse_job_changed(app->sse, id); /* streams get the terminal state */
     log_event(LOG_INFO, "job_state", "s:I, s:s, s:I", "job", (json_int_t)id, "status", "canceled",
               "points_done", (json_int_t)after.points_done);
     /* 202 when tiles were running: they stop within moments. */
     status = before.status == JOB_RUNNING ? 202 : 200;
     view_etag(&after, etag);
-    http_response_json(resp, status, CT_JSON, view_job(&after, 1, clock_now_ms()));
+    http_response_json(resp, status, CT_JSON,
+                       study_view(app, &after, view_job(&after, 1, clock_now_ms())));
     cache_headers(resp, etag);
     job_free(&before);
     job_free(&after);
@@ -583,9 +640,18 @@ static int job_spec(const struct http_request *req, struct http_response *resp,
                     const struct job *job, struct codec_spec *spec)
 {
     struct codec_limits lim = {TB_MAX_LEVELS, INT_MAX, TB_MAX_DIM, HUGE_VAL};
-    struct codec_errors *errs = xmalloc(sizeof *errs);
-    int rc = codec_parse_spec(job->spec_json, strlen(job->spec_json), &lim, spec, errs);
+    struct codec_errors *errs;
+    int rc;
 
+    if (study_is_study(job->spec_json, strlen(job->spec_json))) {
+        problem(resp, req, PROBLEM_NOT_FOUND,
+                "job %" PRId64 " is a study: its dimensions are per cell, at /v1/jobs/%" PRId64
+                "/cells",
+                job->id, job->id);
+        return -1;
+    }
+    errs = xmalloc(sizeof *errs);
+    rc = codec_parse_spec(job->spec_json, strlen(job->spec_json), &lim, spec, errs);
     free(errs);
     if (rc != CODEC_OK) {
         problem(resp, req, PROBLEM_INTERNAL, "the stored spec of job %" PRId64 " does not parse",
@@ -624,7 +690,8 @@ static int counts_from(const char *text, int levels, uint64_t *counts)
 static void get_dimension(struct app *app, const struct http_request *req,
                           struct http_response *resp, int64_t id)
 {
-    static const char *const params[] = {"min_level", "max_level", "min_levels", NULL};
+    static const char *const params[] = {"min_level", "max_level", "min_levels", "format", NULL};
+    const char *fmt = http_query(req, "format");
     uint64_t counts[TB_MAX_LEVELS + 1];
     char etag[VIEW_ETAG_LEN];
     struct codec_spec spec;
@@ -635,7 +702,14 @@ static void get_dimension(struct app *app, const struct http_request *req,
     int levels, refit = 0, r, n, have_spec = 0;
     json_t *doc, *carr, *dim;
 
-    if (unknown_params(req, resp, params) || load_job(app, req, resp, id, &job) != 0)
+    if (unknown_params(req, resp, params))
+        return;
+    if (fmt && strcmp(fmt, "json") != 0 && strcmp(fmt, "npy") != 0) {
+        param_problem(resp, req, PROBLEM_INVALID_PARAMETER, "format",
+                      "format must be json or npy, got \"%.64s\"", fmt);
+        return;
+    }
+    if (load_job(app, req, resp, id, &job) != 0)
         return;
     if (require_succeeded(req, resp, &job) != 0 || job_spec(req, resp, &job, &spec) != 0)
         goto out;
@@ -697,6 +771,17 @@ static void get_dimension(struct app *app, const struct http_request *req,
                 opts.min_level, opts.max_level);
         goto out;
     }
+    if (fmt && strcmp(fmt, "npy") == 0) {
+        /* B(n) for n = 0..levels as a 1-D <u8 array. */
+        char *out = xmalloc(NPY_HEADER_MAX + 8 * ((size_t)levels + 1));
+        size_t hl = 0;
+        npy_header(out, NPY_HEADER_MAX, "<u8", (uint64_t)levels + 1, &hl);
+        npy_put_u64le(counts, (size_t)levels + 1, (unsigned char *)out + hl);
+        http_response_body(resp, 200, CT_NPY, out, hl + 8 * ((size_t)levels + 1));
+        http_response_header(resp, "Content-Disposition", "attachment; filename=\"counts.npy\"");
+        cache_headers(resp, etag);
+        goto out;
+    }
     carr = json_array();
     for (n = 0; carr && n <= levels; n++)
         json_array_append_new(carr, json_integer((json_int_t)counts[n]));
@@ -744,8 +829,11 @@ static size_t flips_page(const uint64_t *bits, uint64_t n, uint64_t offset, size
 static void get_boundary(struct app *app, const struct http_request *req,
                          struct http_response *resp, int64_t id)
 {
-    static const char *const params[] = {"offset", "limit", "labels", NULL};
+    static const char *const params[] = {"offset", "limit", "labels", "format", NULL};
     const int binary = router_accepts(http_header(req, "Accept"), CT_OCTETS);
+    const size_t plen = strlen(req->path);
+    const char *fmt =
+        plen > 4 && strcmp(req->path + plen - 4, ".png") == 0 ? "png" : http_query(req, "format");
     char etag[VIEW_ETAG_LEN], num[32];
     struct codec_spec spec;
     struct job job;
@@ -764,6 +852,13 @@ static void get_boundary(struct app *app, const struct http_request *req,
                       "labels must be true or false, got \"%.64s\"", lv);
         return;
     }
+    if (fmt && strcmp(fmt, "json") != 0 && strcmp(fmt, "npy") != 0 && strcmp(fmt, "png") != 0) {
+        param_problem(resp, req, PROBLEM_INVALID_PARAMETER, "format",
+                      "format must be json, npy or png, got \"%.64s\"", fmt);
+        return;
+    }
+    if (fmt && strcmp(fmt, "json") == 0)
+        fmt = NULL;
     if (load_job(app, req, resp, id, &job) != 0)
         return;
     if (require_succeeded(req, resp, &job) != 0 || job_spec(req, resp, &job, &spec) != 0)
@@ -782,6 +877,35 @@ static void get_boundary(struct app *app, const struct http_request *req,
     rc = queue_load_labels(app->store, id, bits);
     if (rc != QUEUE_OK) {
         queue_problem(resp, req, rc, "loading the labels");
+        goto out;
+    }
+    if (fmt && strcmp(fmt, "npy") == 0) { /* one bool byte per point */
+        char *out = malloc(NPY_HEADER_MAX + (size_t)points);
+        size_t hl = 0;
+        if (!out) {
+            problem(resp, req, PROBLEM_INTERNAL, "out of memory for %" PRIu64 " labels", points);
+            goto out;
+        }
+        npy_header(out, NPY_HEADER_MAX, "|b1", points, &hl);
+        npy_unpack_bits(bits, 0, (size_t)points, (unsigned char *)out + hl);
+        http_response_body(resp, 200, CT_NPY, out, hl + (size_t)points);
+        http_response_header(resp, "Content-Disposition", "attachment; filename=\"labels.npy\"");
+        cache_headers(resp, etag);
+        goto out;
+    }
+    if (fmt) { /* png: the label strip */
+        int w = points < STRIP_MAX_WIDTH ? (int)points : STRIP_MAX_WIDTH;
+        unsigned char *rgb = xmalloc((size_t)w * STRIP_HEIGHT * 3), *png = NULL;
+        size_t plen2 = 0;
+        if (png_draw_strip(bits, points, w, STRIP_HEIGHT, rgb) != 0 ||
+            png_encode_rgb(rgb, w, STRIP_HEIGHT, &png, &plen2) != 0) {
+            free(rgb);
+            problem(resp, req, PROBLEM_INTERNAL, "the PNG of job %" PRId64 " failed", id);
+            goto out;
+        }
+        free(rgb);
+        http_response_body(resp, 200, CT_PNG, (char *)png, plen2);
+        cache_headers(resp, etag);
         goto out;
     }
     if (binary) {
@@ -866,6 +990,365 @@ out:
     job_free(&job);
 }
 
+/* ---- live progress, operations, the dashboard --------------------------- */
+
+static void get_events(struct app *app, const struct http_request *req, struct http_response *resp,
+                       int64_t id)
+{
+    static const char *const params[] = {NULL};
+    const char *lv = http_header(req, "Last-Event-ID");
+    int64_t last = -1;
+    struct job job;
+
+    if (unknown_params(req, resp, params))
+        return;
+    if (lv && *lv && router_parse_int(lv, 0, INT64_MAX, &last) != 0) {
+        param_problem(resp, req, PROBLEM_INVALID_PARAMETER, "Last-Event-ID",
+                      "Last-Event-ID must be an event id this server sent, got \"%.64s\"", lv);
+        return;
+    }
+    if (load_job(app, req, resp, id, &job) != 0)
+        return;
+    job_free(&job);
+    if (!app->sse || app->draining) {
+        problem(resp, req, PROBLEM_NOT_READY, "event streams are not available now");
+        return;
+    }
+    if (sse_open(app->sse, id, last, resp) != 0)
+        problem(resp, req, PROBLEM_INTERNAL, "out of memory for an event stream");
+}
+
+static void get_metrics(struct app *app, const struct http_request *req, struct http_response *resp)
+{
+    static const char *const params[] = {NULL};
+    struct metrics_gauges g;
+    size_t len = 0;
+    char *text;
+
+    if (unknown_params(req, resp, params))
+        return;
+    memset(&g, 0, sizeof g);
+    g.have_jobs = queue_counts(app->store, g.jobs) == QUEUE_OK;
+    g.running_tiles = app->pool ? pool_in_flight(app->pool) : 0;
+    g.sse_clients = sse_clients(app->sse);
+    text = metrics_render(app->metrics, &g, clock_mono_ms(), &len);
+    if (!text) {
+        problem(resp, req, PROBLEM_INTERNAL, "no metrics in this process");
+        return;
+    }
+    http_response_body(resp, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);
+    http_response_header(resp, "Cache-Control", "no-store");
+}
+
+/* The embedded file whose name ends with suffix (after a '/'), or NULL. */
+static const struct embed_file *asset(const char *suffix)
+{
+    size_t i, n = strlen(suffix);
+
+    for (i = 0; i < assets_count && assets_files[i].name; i++) {
+        size_t k = strlen(assets_files[i].name);
+        if (k > n && strcmp(assets_files[i].name + k - n, suffix) == 0 &&
+            assets_files[i].name[k - n - 1] == '/')
+            return &assets_files[i];
+    }
+    return NULL;
+}
+
+static void send_asset(struct http_response *resp, const struct embed_file *f, const char *type)
+{
+    char *copy = xmalloc(f->len + 1);
+
+    memcpy(copy, f->data, f->len + 1);
+    http_response_body(resp, 200, type, copy, f->len);
+    http_response_header(resp, "Cache-Control", "no-cache");
+    http_response_header(resp, "X-Content-Type-Options", "nosniff");
+}
+
+static void get_openapi_json(struct app *app, const struct http_request *req,
+                             struct http_response *resp)
+{
+    const struct embed_file *f = asset("gen/openapi.json");
+
+    (void)app;
+    if (f)
+        send_asset(resp, f, CT_JSON);
+    else
+        problem(resp, req, PROBLEM_NOT_FOUND, "this build embeds no openapi.json");
+}
+
+/* GET / and /web/FILE: service/web/index.html and service/web/FILE;
+ * /web/examples/NAME.json is api/examples/NAME.json. */
+static void get_web(struct app *app, const struct http_request *req, struct http_response *resp)
+{
+    static const struct {
+        const char *ext, *type;
+    } types[] = {{".html", "text/html; charset=utf-8"},
+                 {".js", "text/javascript; charset=utf-8"},
+                 {".css", "text/css; charset=utf-8"},
+                 {".svg", "image/svg+xml"},
+                 {".json", CT_JSON},
+                 {".txt", "text/plain; charset=utf-8"}};
+    char name[256];
+    const struct embed_file *f = NULL;
+    const char *type = CT_OCTETS;
+    size_t i, n;
+
+    (void)app;
+    if (strcmp(req->path, "/") == 0)
+        snprintf(name, sizeof name, "service/web/index.html");
+    else if (strncmp(req->path, "/web/examples/", 14) == 0 && strlen(req->path) < 200 &&
+             !strchr(req->path + 14, '/'))
+        snprintf(name, sizeof name, "api/examples/%s", req->path + 14); /* the presets */
+    else if (strlen(req->path) < 200 && !strstr(req->path, ".."))
+        snprintf(name, sizeof name, "service/web/%s", req->path + 5);
+    else
+        name[0] = '\0';
+    for (i = 0; name[0] && i < assets_count && assets_files[i].name; i++)
+        if (strcmp(assets_files[i].name, name) == 0)
+            f = &assets_files[i];
+    if (!f) {
+        problem(resp, req, PROBLEM_NOT_FOUND, "no file %.200s", req->path);
+        return;
+    }
+    n = strlen(name);
+    for (i = 0; i < sizeof types / sizeof types[0]; i++) {
+        size_t k = strlen(types[i].ext);
+        if (n > k && strcmp(name + n - k, types[i].ext) == 0)
+            type = types[i].type;
+    }
+    send_asset(resp, f, type);
+    http_response_header(resp, "Content-Security-Policy",
+                         "default-src 'self'; img-src 'self' data: blob:; "
+                         "style-src 'self' 'unsafe-inline'; frame-ancestors 'none'");
+}
+
+/* ---- studies (issue 4) -------------------------------------------------- */
+
+#define CELLS_DEFAULT_LIMIT 100
+#define CELLS_MAX_LIMIT 1000
+
+/* Adds what a study's job resource has besides a sweep's to doc (a
+ * view_job() object, borrowed): "kind", progress in cells, links.cells.
+ * Nothing for a sweep. Returns doc. */
+static json_t *study_view(struct app *app, const struct job *job, json_t *doc)
+{
+    struct study_info info;
+    char link[VIEW_PATH_LEN + 16];
+    json_t *progress, *links;
+
+    if (!doc || queue_study_get(app->store, job->id, &info) != QUEUE_OK)
+        return doc;
+    json_object_set_new(doc, "kind", json_string("study"));
+    progress = json_object_get(doc, "progress");
+    if (progress) {
+        json_object_set_new(progress, "cells_done", json_integer((json_int_t)info.cells_done));
+        json_object_set_new(progress, "cells_total", json_integer((json_int_t)info.cells_total));
+        json_object_set_new(progress, "cells_reused", json_integer((json_int_t)info.cells_reused));
+    }
+    links = json_object_get(doc, "links");
+    if (links) {
+        view_job_path(job->id, link);
+        strncat(link, "/cells", sizeof link - strlen(link) - 1);
+        json_object_set_new(links, "cells", json_string(link));
+    }
+    study_info_free(&info);
+    return doc;
+}
+
+/* POST /v1/jobs with a study body (one with "vary"): validated like a
+ * sweep, each cell against the server's limits and the sum of the cells'
+ * cost against --max-cost; then one job whose cells become tiles. */
+static void post_study(struct app *app, const struct http_request *req, struct http_response *resp,
+                       const char *idem)
+{
+    struct codec_errors *errs = xmalloc(sizeof *errs);
+    struct studyjob_submit_opts o;
+    struct study st;
+    struct job job;
+    char path[VIEW_PATH_LEN], etag[VIEW_ETAG_LEN];
+    int64_t now = clock_now_ms();
+    size_t copied = 0, n_cells;
+    int rc, replayed = 0;
+
+    rc = study_parse(req->body, req->body_len, &app->limits, &st, errs);
+    if (rc == CODEC_EJSON) {
+        problem(resp, req, PROBLEM_MALFORMED_JSON, "%s",
+                errs->n > 0 ? errs->e[0].message : "the body is not JSON");
+        free(errs);
+        return;
+    }
+    if (rc == CODEC_EINVALID) {
+        json_t *doc =
+            problem_new(PROBLEM_INVALID_SPEC, req->path, "the study has %d problem%s%s; see errors",
+                        errs->n, errs->n == 1 ? "" : "s", errs->truncated ? " (or more)" : "");
+        if (doc && problem_add_codec_errors(doc, errs) != 0) {
+            json_decref(doc);
+            doc = NULL;
+        }
+        http_response_json(resp, 422, CT_PROBLEM, doc);
+        free(errs);
+        return;
+    }
+    free(errs);
+    if (rc != CODEC_OK) {
+        problem(resp, req, PROBLEM_INTERNAL, "out of memory while reading the study");
+        return;
+    }
+    memset(&o, 0, sizeof o);
+    o.workers = app->cfg->workers;
+    o.tile_points = app->cfg->tile_points;
+    o.idem_key = idem;
+    o.max_queued = app->cfg->max_queued;
+    o.reuse = 1;
+    n_cells = st.n_cells;
+    memset(&job, 0, sizeof job);
+    rc = studyjob_submit(app->store, &st, req->body, req->body_len, &o, now, &job, &replayed,
+                         &copied);
+    study_free(&st);
+    if (rc == QUEUE_ECONFLICT) {
+        problem(resp, req, PROBLEM_IDEMPOTENCY_REUSE,
+                "Idempotency-Key \"%.64s\" was used before with a different spec", idem);
+        return;
+    }
+    if (rc == QUEUE_EFULL) {
+        problem(resp, req, PROBLEM_QUEUE_FULL,
+                "%" PRId64 " jobs are queued or running (--max-queued); retry later",
+                app->cfg->max_queued);
+        return;
+    }
+    if (rc == QUEUE_EINVAL) {
+        problem(resp, req, PROBLEM_INVALID_SPEC,
+                "the study's %zu cells make more than %" PRId64 " tiles; use fewer cells or "
+                "levels",
+                n_cells, (int64_t)QUEUE_MAX_TILES);
+        return;
+    }
+    if (rc != QUEUE_OK) {
+        queue_problem(resp, req, rc, "saving the study");
+        return;
+    }
+    view_job_path(job.id, path);
+    view_etag(&job, etag);
+    http_response_json(resp, replayed ? 200 : 202, CT_JSON,
+                       study_view(app, &job, view_job(&job, 1, now)));
+    http_response_header(resp, "Location", path);
+    cache_headers(resp, etag);
+    if (replayed) {
+        http_response_header(resp, "Idempotent-Replayed", "true");
+    } else {
+        log_event(LOG_INFO, "job_state", "s:I, s:s, s:s, s:I, s:I, s:I, s:I, s:s*", "job",
+                  (json_int_t)job.id, "status", job_status_name(job.status), "kind", "study",
+                  "cells", (json_int_t)n_cells, "cells_from_store", (json_int_t)copied, "points",
+                  (json_int_t)job.points_total, "tiles", (json_int_t)job.tiles_total, "name",
+                  job.name);
+        if (app->pool) {
+            pool_kick(app->pool);
+            if (copied > 0)
+                pool_analyze_job(app->pool, job.id);
+        }
+    }
+    job_free(&job);
+}
+
+/* GET /v1/jobs/{id}/cells?offset=&limit=&format=json|csv: the study's
+ * cells in index order, each with its status; a done cell's item is its
+ * row as in the result. format=csv: the table (text/csv) once succeeded. */
+static void get_cells(struct app *app, const struct http_request *req, struct http_response *resp,
+                      int64_t id)
+{
+    static const char *const params[] = {"offset", "limit", "format", NULL};
+    const char *fv = http_query(req, "format");
+    int64_t offset = 0, limit = CELLS_DEFAULT_LIMIT;
+    char etag[VIEW_ETAG_LEN], *csv = NULL;
+    struct study_info info;
+    struct study_cell *cells = NULL;
+    struct job job;
+    json_t *items, *doc;
+    int n = 0, i, rc, have_info = 0;
+
+    if (unknown_params(req, resp, params))
+        return;
+    if (int_param(req, resp, "offset", 0, INT64_MAX / 2, &offset) < 0 ||
+        int_param(req, resp, "limit", 1, CELLS_MAX_LIMIT, &limit) < 0)
+        return;
+    if (fv && strcmp(fv, "json") != 0 && strcmp(fv, "csv") != 0) {
+        param_problem(resp, req, PROBLEM_INVALID_PARAMETER, "format",
+                      "format must be json or csv, got \"%.64s\"", fv);
+        return;
+    }
+    if (load_job(app, req, resp, id, &job) != 0)
+        return;
+    rc = queue_study_get(app->store, id, &info);
+    if (rc == QUEUE_ENOENT) {
+        problem(resp, req, PROBLEM_NOT_FOUND,
+                "job %" PRId64 " is a sweep, not a study: it has no cells", id);
+        goto out;
+    }
+    if (rc != QUEUE_OK) {
+        queue_problem(resp, req, rc, "reading the study");
+        goto out;
+    }
+    have_info = 1;
+    view_etag(&job, etag);
+    if (fv && strcmp(fv, "csv") == 0) {
+        if (require_succeeded(req, resp, &job) != 0 || not_modified(req, resp, etag))
+            goto out;
+        rc = queue_study_get_csv(app->store, id, &csv);
+        if (rc != QUEUE_OK) {
+            queue_problem(resp, req, rc, "reading the table");
+            goto out;
+        }
+        http_response_body(resp, 200, "text/csv; charset=utf-8", csv, strlen(csv));
+        cache_headers(resp, etag);
+        goto out;
+    }
+    if (not_modified(req, resp, etag))
+        goto out;
+    cells = xcalloc((size_t)limit, sizeof *cells);
+    rc = queue_cells_page(app->store, id, offset, (int)limit, cells, &n);
+    if (rc != QUEUE_OK) {
+        queue_problem(resp, req, rc, "reading the cells");
+        goto out;
+    }
+    items = json_array();
+    for (i = 0; i < n && items; i++) {
+        json_t *item = cells[i].done ? json_loads(cells[i].row_json, 0, NULL) : json_object();
+        if (!item) {
+            json_decref(items);
+            items = NULL;
+            break;
+        }
+        if (!cells[i].done) {
+            json_object_set_new(item, "index", json_integer((json_int_t)cells[i].idx));
+            json_object_set_new(item, "reused", json_boolean(cells[i].reused));
+        }
+        json_object_set_new(item, "status", json_string(cells[i].done ? "done" : "pending"));
+        if (cells[i].reused_from > 0)
+            json_object_set_new(item, "reused_from", json_integer(cells[i].reused_from));
+        json_array_append_new(items, item);
+    }
+    doc = items ? json_pack("{s:I, s:s, s:I, s:I, s:I, s:I, s:I, s:o, s:o}", "job", (json_int_t)id,
+                            "status", job_status_name(job.status), "cells_total",
+                            (json_int_t)info.cells_total, "cells_done",
+                            (json_int_t)info.cells_done, "offset", (json_int_t)offset, "limit",
+                            (json_int_t)limit, "count", (json_int_t)n, "items", items,
+                            "next_offset",
+                            offset + n < info.cells_total && n > 0
+                                ? json_integer((json_int_t)(offset + n))
+                                : json_null())
+                  : NULL;
+    http_response_json(resp, 200, CT_JSON, doc);
+    cache_headers(resp, etag);
+out:
+    if (cells)
+        for (i = 0; i < n; i++)
+            study_cell_free(&cells[i]);
+    free(cells);
+    if (have_info)
+        study_info_free(&info);
+    job_free(&job);
+}
+
 /* ---- dispatch ----------------------------------------------------------- */
 
 /* Answers 404 / 405 / OPTIONS for a request whose route did not match or
@@ -893,11 +1376,36 @@ static int route_or_answer(const struct http_request *req, struct http_response 
     return 0;
 }
 
+/* The bearer-token gate (auth.h), before routing so that an anonymous
+ * client learns nothing about /v1. Returns 1 after answering 401/403. */
+static int auth_refused(struct app *app, const struct http_request *req,
+                        struct http_response *resp)
+{
+    switch (auth_decide(app->auth, req->method, req->path, http_header(req, "Authorization"))) {
+    case AUTH_ALLOW:
+        return 0;
+    case AUTH_MISSING:
+        problem(resp, req, PROBLEM_UNAUTHORIZED,
+                "this route needs an Authorization: Bearer token (--token-file)");
+        return 1;
+    case AUTH_INVALID:
+        problem(resp, req, PROBLEM_UNAUTHORIZED, "the bearer token is not valid");
+        return 1;
+    case AUTH_FORBIDDEN:
+        problem(resp, req, PROBLEM_FORBIDDEN, "a read-only token may only GET; %.16s is a write",
+                req->method);
+        return 1;
+    }
+    return 0;
+}
+
 static int64_t on_headers(void *user, const struct http_request *req, struct http_response *resp)
 {
     struct app *app = user;
     struct route_match m;
 
+    if (auth_refused(app, req, resp))
+        return -1;
     if (route_or_answer(req, resp, &m))
         return -1;
     if (!m.has_body)
@@ -960,6 +1468,21 @@ static void on_handle(void *user, const struct http_request *req, struct http_re
     case ROUTE_JOB_CANCEL:
         post_cancel(app, req, resp, m.job_id);
         return;
+    case ROUTE_JOB_EVENTS:
+        get_events(app, req, resp, m.job_id);
+        return;
+    case ROUTE_METRICS:
+        get_metrics(app, req, resp);
+        return;
+    case ROUTE_OPENAPI_JSON:
+        get_openapi_json(app, req, resp);
+        return;
+    case ROUTE_WEB:
+        get_web(app, req, resp);
+        return;
+    case ROUTE_JOB_CELLS:
+        get_cells(app, req, resp, m.job_id);
+        return;
     case ROUTE_NONE:
         break;
     }
@@ -975,10 +1498,51 @@ static const char *on_route_name(void *user, const char *method, const char *pat
     return m.name;
 }
 
+/* CORS (cors.h) on every answer, and the preflight extras on OPTIONS. */
+static void add_cors(struct app *app, const struct http_request *req, struct http_response *resp)
+{
+    const char *origin = http_header(req, "Origin");
+
+    if (!app->cfg->cors_origin[0])
+        return;
+    cors_headers(app->cfg->cors_origin, origin, resp);
+    if (strcmp(req->method, "OPTIONS") == 0 && resp->status == 204) {
+        struct route_match m;
+        router_match(req->method, req->path, &m);
+        if (m.allow)
+            cors_preflight(app->cfg->cors_origin, origin, m.allow, resp);
+    }
+}
+
+static int64_t on_headers_cors(void *user, const struct http_request *req,
+                               struct http_response *resp)
+{
+    int64_t cap = on_headers(user, req, resp);
+
+    if (cap < 0)
+        add_cors(user, req, resp);
+    return cap;
+}
+
+static void on_handle_cors(void *user, const struct http_request *req, struct http_response *resp)
+{
+    on_handle(user, req, resp);
+    add_cors(user, req, resp);
+}
+
+static void on_completed(void *user, const char *route, int status, double seconds)
+{
+    struct app *app = user;
+
+    metrics_request(app->metrics, route, status, seconds);
+}
+
 void routes_handlers(struct app *app, struct http_handlers *h)
 {
-    h->headers = on_headers;
-    h->handle = on_handle;
+    route_metrics = app->metrics;
+    h->headers = on_headers_cors;
+    h->handle = on_handle_cors;
     h->route_name = on_route_name;
+    h->completed = on_completed;
     h->user = app;
 }

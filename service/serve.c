@@ -12,8 +12,9 @@
  * Shutdown (first SIGTERM/SIGINT): /readyz answers 503 and submits 503,
  * the listener stops accepting, no more tiles are claimed, running tiles
  * get --shutdown-timeout seconds to finish and are then canceled (their
- * leases are recovered at the next start), then the HTTP server and every
- * handle close, the loop ends and the process exits 0. A second signal
+ * leases are handed back with queue_release(), so a graceful stop never
+ * uses up an attempt; a crash's leases are recovered at the next start),
+ * then the HTTP server and every handle close, the loop ends and the process exits 0. A second signal
  * cancels the running tiles at once.
  *
  * Threads: the main thread, which becomes the loop thread.
@@ -31,12 +32,17 @@
 #include <uv.h>
 
 #include "app.h"
+#include "auth.h"
+#include "clock.h"
 #include "config.h"
 #include "http.h"
 #include "log.h"
+#include "metrics.h"
 #include "pool.h"
 #include "queue.h"
+#include "retention.h"
 #include "routes.h"
+#include "sse.h"
 
 struct server {
     struct serve_config cfg;
@@ -45,6 +51,7 @@ struct server {
     uv_signal_t sigterm, sigint;
     int signals_open;
     int signals; /* signals seen */
+    struct retention *retention; /* NULL when both TTLs are 0 */
 };
 
 static const char *env_lookup(const char *name)
@@ -81,15 +88,29 @@ static void on_drained(void *user)
     struct server *srv = user;
 
     log_event(LOG_INFO, "drained", NULL);
+    retention_close(srv->retention);
+    srv->retention = NULL;
     pool_close(srv->app.pool);
     srv->app.pool = NULL;
     http_close(srv->app.http);
     srv->app.http = NULL;
+    sse_hub_close(srv->app.sse); /* after http_close(): the streams ended */
+    srv->app.sse = NULL;
     if (srv->signals_open) {
         srv->signals_open = 0;
         uv_close((uv_handle_t *)&srv->sigterm, on_signal_closed);
         uv_close((uv_handle_t *)&srv->sigint, on_signal_closed);
     }
+}
+
+/* The pool changed a job: event streams and the points counter. */
+static void on_job_change(void *user, int64_t job_id, uint64_t points)
+{
+    struct app *app = user;
+
+    if (points)
+        metrics_points(app->metrics, points, clock_mono_ms());
+    sse_job_changed(app->sse, job_id);
 }
 
 static void on_signal(uv_signal_t *h, int signum)
@@ -142,6 +163,15 @@ int serve_main(int argc, char **argv)
         return 2;
     }
     log_setup((enum log_level)srv.cfg.log_level, 2);
+    if (srv.cfg.token_file[0]) {
+        int rw, ro;
+        if (auth_load(srv.cfg.token_file, &srv.app.auth, err, sizeof err) != 0) {
+            fprintf(stderr, "trainbound serve: %s\n", err);
+            return 2;
+        }
+        auth_counts(srv.app.auth, &rw, &ro);
+        log_event(LOG_INFO, "auth", "s:i, s:i", "tokens", rw, "read_only_tokens", ro);
+    }
 
     /* The libuv pool reads this once, at its first use: before any call. */
     snprintf(threads, sizeof threads, "%d", srv.cfg.workers);
@@ -157,6 +187,7 @@ int serve_main(int argc, char **argv)
                                         "(schema version above what this binary knows)"
                                       : queue_strerror(rc),
                   "known_version", store_known_version());
+        auth_free(srv.app.auth);
         return 1;
     }
     store_schema_version(store, &version);
@@ -165,6 +196,7 @@ int serve_main(int argc, char **argv)
     if (rc != 0) {
         log_event(LOG_ERROR, "loop_init_failed", "s:s", "error", uv_strerror(rc));
         store_close(store);
+        auth_free(srv.app.auth);
         return 1;
     }
     srv.app.cfg = &srv.cfg;
@@ -175,6 +207,7 @@ int serve_main(int argc, char **argv)
     srv.app.loop = &srv.loop;
     srv.app.store = store;
 
+    srv.app.metrics = metrics_new(); /* NULL (ENOMEM) only loses /metrics */
     routes_handlers(&srv.app, &handlers);
     hc.listen = srv.cfg.listen;
     hc.conn_limit = srv.cfg.conn_limit;
@@ -185,6 +218,7 @@ int serve_main(int argc, char **argv)
         uv_run(&srv.loop, UV_RUN_NOWAIT);
         uv_loop_close(&srv.loop);
         store_close(store);
+        auth_free(srv.app.auth);
         return 1;
     }
     log_event(LOG_INFO, "listening", "s:s, s:s, s:i, s:i, s:I, s:i, s:i, s:i, s:f", "addr", bound,
@@ -207,6 +241,8 @@ int serve_main(int argc, char **argv)
     pc.max_attempts = srv.cfg.max_attempts;
     pc.busy_timeout_ms = srv.cfg.busy_timeout_ms > 5000 ? srv.cfg.busy_timeout_ms : 5000;
     pc.synchronous_normal = srv.cfg.synchronous_normal;
+    pc.on_change = on_job_change;
+    pc.on_change_user = &srv.app;
     rc = pool_start(&srv.loop, store, &pc, &srv.app.pool);
     if (rc != 0) {
         log_event(LOG_ERROR, "pool_start_failed", "s:s", "error", uv_strerror(rc));
@@ -215,8 +251,18 @@ int serve_main(int argc, char **argv)
         uv_run(&srv.loop, UV_RUN_DEFAULT);
         uv_loop_close(&srv.loop);
         store_close(store);
+        auth_free(srv.app.auth);
         return 1;
     }
+
+    rc = sse_hub_new(&srv.loop, store, srv.cfg.sse_heartbeat_ms, &srv.app.sse);
+    if (rc != 0)
+        log_event(LOG_ERROR, "sse_start_failed", "s:s", "error", uv_strerror(rc));
+
+    rc = retention_start(&srv.loop, store, srv.cfg.retention_succeeded_s,
+                         srv.cfg.retention_failed_s, &srv.retention);
+    if (rc != 0)
+        log_event(LOG_ERROR, "retention_start_failed", "s:s", "error", uv_strerror(rc));
 
     uv_signal_init(&srv.loop, &srv.sigterm);
     uv_signal_init(&srv.loop, &srv.sigint);
@@ -234,6 +280,10 @@ int serve_main(int argc, char **argv)
         uv_loop_close(&srv.loop);
     }
     store_close(store);
+    auth_free(srv.app.auth);
+    srv.app.auth = NULL;
+    metrics_free(srv.app.metrics);
+    srv.app.metrics = NULL;
     log_event(LOG_INFO, "stopped", NULL);
     uv_library_shutdown();
     return 0;

@@ -41,7 +41,9 @@ const char *queue_strerror(int code)
     case QUEUE_EBUSY:
         return "the database is busy";
     case QUEUE_EIO:
-        return "database I/O error (disk full, I/O failure or corrupt file)";
+        return "database I/O error (I/O failure or corrupt file)";
+    case QUEUE_ENOSPC:
+        return "disk full: the database cannot grow";
     case QUEUE_EREADONLY:
         return "the database is read-only";
     case QUEUE_ESCHEMA:
@@ -71,8 +73,10 @@ int store__map(int rc)
         return QUEUE_EREADONLY;
     case SQLITE_NOMEM:
         return QUEUE_ENOMEM;
+    case SQLITE_FULL:
+        return QUEUE_ENOSPC;
     default:
-        /* SQLITE_FULL, IOERR, CORRUPT, NOTADB, CANTOPEN, PROTOCOL, and the
+        /* IOERR, CORRUPT, NOTADB, CANTOPEN, PROTOCOL, and the
          * "cannot happen" codes (a CHECK that fired, ERROR, MISUSE): all mean
          * the store cannot do its job, which callers answer the same way. */
         return QUEUE_EIO;

@@ -17,8 +17,9 @@
 struct embed_file; /* embed.h */
 
 /* Slots of the prepared-statement cache; queue.c numbers its statements
- * below this. */
-#define STORE_MAX_STMTS 64
+ * below STORE_STUDY_STMT_BASE, queue_study.c from it up to STORE_MAX_STMTS. */
+#define STORE_STUDY_STMT_BASE 64
+#define STORE_MAX_STMTS 96
 
 struct store {
     sqlite3 *db;  /* owned; closed by store_close() */

@@ -96,6 +96,36 @@ START_TEST(env_and_precedence)
 }
 END_TEST
 
+/* Issue 7's settings: token file and retention TTLs (flags, variables,
+ * defaults 7 and 30 days, 0 = keep, negatives refused). */
+START_TEST(auth_and_retention)
+{
+    static const char *const env[] = {"TRAINBOUND_TOKEN_FILE", "/etc/tb/tokens",
+                                      "TRAINBOUND_RETENTION_FAILED", "0", NULL};
+    struct serve_config c;
+    char err[256];
+    const char *none[] = {"serve"};
+    const char *argv[] = {"serve", "--retention-succeeded=60", "--token-file", "/x/t"};
+    const char *bad[] = {"serve", "--retention-failed", "-1"};
+    const char *empty[] = {"serve", "--token-file", ""};
+
+    ck_assert_int_eq(parse(&c, NULL, 1, none, err), CONFIG_OK);
+    ck_assert_str_eq(c.token_file, "");
+    ck_assert_int_eq(c.retention_succeeded_s, 7 * 86400);
+    ck_assert_int_eq(c.retention_failed_s, 30 * 86400);
+    ck_assert_int_eq(parse(&c, env, 1, none, err), CONFIG_OK);
+    ck_assert_str_eq(c.token_file, "/etc/tb/tokens");
+    ck_assert_int_eq(c.retention_failed_s, 0);
+    ck_assert_int_eq(parse(&c, env, 4, argv, err), CONFIG_OK);
+    ck_assert_str_eq(c.token_file, "/x/t");
+    ck_assert_int_eq(c.retention_succeeded_s, 60);
+    ck_assert_int_eq(parse(&c, NULL, 3, bad, err), CONFIG_EINVAL);
+    ck_assert_ptr_nonnull(strstr(err, "--retention-failed"));
+    ck_assert_int_eq(parse(&c, NULL, 3, empty, err), CONFIG_EINVAL);
+    ck_assert_ptr_nonnull(strstr(err, "--token-file"));
+}
+END_TEST
+
 START_TEST(bad_values)
 {
     static const struct {
@@ -186,6 +216,7 @@ int main(void)
     tcase_add_test(tc, bad_values);
     tcase_add_test(tc, bad_usage);
     tcase_add_test(tc, bytes_and_cost);
+    tcase_add_test(tc, auth_and_retention);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_ENV);

@@ -84,6 +84,12 @@ START_TEST(queue_mapping)
     ck_assert_int_eq(problem_type(problem_from_queue(QUEUE_EBUSY))->status, 503);
     ck_assert_int_eq(problem_from_queue(QUEUE_EREADONLY), PROBLEM_READ_ONLY);
     ck_assert_int_eq(problem_from_queue(QUEUE_EIO), PROBLEM_STORAGE);
+    ck_assert_int_eq(problem_from_queue(QUEUE_ENOSPC), PROBLEM_DISK_FULL);
+    ck_assert_int_eq(problem_type(PROBLEM_DISK_FULL)->status, 507);
+    ck_assert_str_eq(problem_type(PROBLEM_DISK_FULL)->slug, "disk-full");
+    ck_assert_int_eq(problem_type(PROBLEM_READ_ONLY)->status, 503);
+    ck_assert_int_eq(problem_type(PROBLEM_UNAUTHORIZED)->status, 401);
+    ck_assert_int_eq(problem_type(PROBLEM_FORBIDDEN)->status, 403);
     ck_assert_int_eq(problem_from_queue(QUEUE_ENOMEM), PROBLEM_INTERNAL);
 }
 END_TEST

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "queue.h"
+#include "queue_study.h"
 #include "store_int.h"
 #include "tb.h"
 
@@ -421,6 +422,50 @@ START_TEST(test_attempts_exhausted)
         ck_assert_int_eq(n, 1);
     }
     ck_assert_int_eq(status_of(s, other), JOB_RUNNING);
+    store_close(s);
+}
+END_TEST
+
+/* queue_release (graceful shutdown) hands a lease back without using up an
+ * attempt: max_attempts counts lost (expired) leases only; a released lease
+ * is logged abandoned, the tile is claimed again with the next attempt
+ * number, and releasing a lease no longer held is ESTALE. */
+START_TEST(test_release)
+{
+    struct store *s = open_store();
+    int64_t id = submit(s, 64, 64, 1);
+    struct tile_claim c;
+    struct tile_attempt a[8];
+    int attempt, n;
+
+    for (attempt = 1; attempt <= 3; attempt++) {
+        c = claim(s, attempt * 1000, 100);
+        ck_assert_int_eq(c.idx, 0);
+        ck_assert_int_eq(c.attempt, attempt);
+        ck_assert_int_eq(queue_release(s, id, c.idx, c.attempt, attempt * 1000 + 50), QUEUE_OK);
+        /* Twice, or after the release, it is not held any more. */
+        ck_assert_int_eq(queue_release(s, id, c.idx, c.attempt, attempt * 1000 + 60),
+                         QUEUE_ESTALE);
+        ck_assert_int_eq(queue_heartbeat(s, id, c.idx, c.attempt, 999999), QUEUE_ESTALE);
+        tile_claim_free(&c);
+        /* Nothing is leased, so nothing expires and nothing fails. */
+        ck_assert_int_eq(queue_requeue_expired(s, INT64_MAX, 1, &n), QUEUE_OK);
+        ck_assert_int_eq(n, 0);
+        ck_assert_int_eq(status_of(s, id), JOB_RUNNING);
+    }
+    /* With max_attempts 1, one lost lease after three releases fails it. */
+    c = claim(s, 5000, 100);
+    ck_assert_int_eq(c.attempt, 4);
+    tile_claim_free(&c);
+    ck_assert_int_eq(queue_requeue_expired(s, 6000, 1, &n), QUEUE_OK);
+    ck_assert_int_eq(status_of(s, id), JOB_FAILED);
+    ck_assert_int_eq(queue_tile_attempts(s, id, a, 8, &n), QUEUE_OK);
+    ck_assert_int_eq(n, 4);
+    ck_assert_int_eq(a[0].outcome, ATTEMPT_ABANDONED);
+    ck_assert_int_eq(a[0].ended_ms, 1050);
+    ck_assert_int_eq(a[2].outcome, ATTEMPT_ABANDONED);
+    ck_assert_int_eq(a[3].outcome, ATTEMPT_EXPIRED);
+    ck_assert_int_eq(queue_release(s, id + 100, 0, 1, 7000), QUEUE_ESTALE);
     store_close(s);
 }
 END_TEST
@@ -988,6 +1033,228 @@ START_TEST(test_two_connections)
 }
 END_TEST
 
+/* ---- studies (queue_study.h, issue 4) ----------------------------------- */
+
+/* A study of 3 cells of 200 points in 64-point tiles (4 tiles each); cell
+ * 2 duplicates cell 0. keys name the specs "A", "B". reuse as given. */
+static int64_t submit_study(struct store *s, int reuse, int64_t now_ms, size_t *copied)
+{
+    static const char *const key_a = "aaaa", *const key_b = "bbbb";
+    struct queue_cell_submit cells[3] = {
+        {"{\"cell\":\"A\"}", key_a, NULL, 200, 64, -1},
+        {"{\"cell\":\"B\"}", key_b, NULL, 200, 64, -1},
+        {"{\"cell\":\"A\"}", key_a, NULL, 200, 64, 0},
+    };
+    struct queue_study_submit sub = {.spec_json = "{\"vary\":{}}",
+                                     .name = "st",
+                                     .source_json = "{\"vary\":{}}",
+                                     .axes_json = "{}",
+                                     .n_cells = 3,
+                                     .cells = cells,
+                                     .reuse = reuse};
+    struct job j;
+    int64_t id;
+
+    ck_assert_int_eq(queue_enqueue_study(s, &sub, now_ms, &j, NULL, copied), QUEUE_OK);
+    id = j.id;
+    job_free(&j);
+    return id;
+}
+
+/* Claims and finishes every pending tile; returns how many. */
+static int run_all(struct store *s, int64_t now_ms)
+{
+    struct tile_claim c;
+    int n = 0, complete;
+
+    while (queue_claim(s, now_ms, 1000, &c) == QUEUE_OK) {
+        ck_assert_int_eq(finish(s, &c, now_ms, &complete), QUEUE_OK);
+        tile_claim_free(&c);
+        n++;
+    }
+    return n;
+}
+
+START_TEST(test_study_cycle)
+{
+    struct store *s = open_store();
+    struct study_info info;
+    struct study_cell cell, page[4];
+    struct tile_claim c;
+    struct job j;
+    int64_t id, ready[8], left;
+    uint64_t bits[4], i;
+    int n, complete, k;
+
+    id = submit_study(s, 1, 1000, NULL);
+    j = get(s, id);
+    ck_assert_int_eq(j.status, JOB_QUEUED);
+    ck_assert_uint_eq(j.points_total, 400); /* the duplicate has no tiles */
+    ck_assert_int_eq(j.tiles_total, 8);
+    job_free(&j);
+    ck_assert_int_eq(queue_is_study(s, id), 1);
+    ck_assert_int_eq(queue_study_get(s, id, &info), QUEUE_OK);
+    ck_assert_int_eq(info.cells_total, 3);
+    ck_assert_int_eq(info.cells_reused, 1);
+    ck_assert_str_eq(info.source_json, "{\"vary\":{}}");
+    study_info_free(&info);
+    ck_assert_int_eq(queue_cell_get(s, id, 2, &cell), QUEUE_OK);
+    ck_assert_int_eq(cell.dup_of, 0);
+    ck_assert_int_eq(cell.reused, 1);
+    ck_assert_int_eq(cell.tiles, 0);
+    study_cell_free(&cell);
+
+    /* A study's tile computes its cell's spec, in the cell's own grid. */
+    c = claim(s, 2000, 1000);
+    ck_assert_int_eq(c.cell, 0);
+    ck_assert_int_eq(c.idx, 0);
+    ck_assert_uint_eq(c.begin, 0);
+    ck_assert_str_eq(c.spec_json, "{\"cell\":\"A\"}");
+    ck_assert_int_eq(queue_cells_ready(s, id, ready, 8, &n), QUEUE_OK);
+    ck_assert_int_eq(n, 0);
+    ck_assert_int_eq(finish(s, &c, 2100, &complete), QUEUE_OK);
+    tile_claim_free(&c);
+    ck_assert_int_eq(queue_cell_tiles_left(s, id, 0, &left), QUEUE_OK);
+    ck_assert_int_eq(left, 3);
+    for (k = 1; k < 4; k++) {
+        c = claim(s, 2200, 1000);
+        ck_assert_int_eq(c.cell, 0);
+        ck_assert_uint_eq(c.begin, (uint64_t)k * 64);
+        ck_assert_uint_eq(c.count, k == 3 ? 8 : 64);
+        ck_assert_int_eq(finish(s, &c, 2300, &complete), QUEUE_OK);
+        ck_assert_int_eq(complete, 0);
+        tile_claim_free(&c);
+    }
+    /* Cell 0 and its duplicate are ready; cell 1 is not. */
+    ck_assert_int_eq(queue_cell_tiles_left(s, id, 2, &left), QUEUE_OK);
+    ck_assert_int_eq(left, 0);
+    ck_assert_int_eq(queue_cells_ready(s, id, ready, 8, &n), QUEUE_OK);
+    ck_assert_int_eq(n, 2);
+    ck_assert_int_eq(ready[0], 0);
+    ck_assert_int_eq(ready[1], 2);
+    ck_assert_int_eq(queue_cell_labels(s, id, 2, bits), QUEUE_OK);
+    for (i = 0; i < 200; i++)
+        ck_assert_int_eq((int)(bits[i / 64] >> (i % 64) & 1), label_of(i));
+    ck_assert_int_eq(queue_cell_labels(s, id, 1, bits), QUEUE_EIO); /* tiles missing */
+
+    ck_assert_int_eq(queue_cell_finish(s, id, 0, "{\"row\":0}", 3000), QUEUE_OK);
+    ck_assert_int_eq(queue_cell_finish(s, id, 0, "{\"row\":9}", 3001), QUEUE_OK); /* no change */
+    ck_assert_int_eq(queue_cells_ready(s, id, ready, 8, &n), QUEUE_OK);
+    ck_assert_int_eq(n, 1);
+    ck_assert_int_eq(queue_cells_page(s, id, 0, 4, page, &n), QUEUE_OK);
+    ck_assert_int_eq(n, 3);
+    ck_assert_int_eq(page[0].done, 1);
+    ck_assert_str_eq(page[0].row_json, "{\"row\":0}");
+    ck_assert_int_eq(page[1].done, 0);
+    ck_assert_ptr_null(page[1].row_json);
+    for (k = 0; k < n; k++)
+        study_cell_free(&page[k]);
+    ck_assert_int_eq(queue_cells_page(s, id, 2, 4, page, &n), QUEUE_OK);
+    ck_assert_int_eq(n, 1);
+    ck_assert_int_eq(page[0].idx, 2);
+    study_cell_free(&page[0]);
+    ck_assert_int_eq(queue_study_get(s, id, &info), QUEUE_OK);
+    ck_assert_int_eq(info.cells_done, 1);
+    study_info_free(&info);
+
+    /* The rest, the CSV, and completion like a sweep's. */
+    ck_assert_int_eq(run_all(s, 4000), 4);
+    ck_assert_int_eq(queue_cell_finish(s, id, 1, "{\"row\":1}", 5000), QUEUE_OK);
+    ck_assert_int_eq(queue_cell_finish(s, id, 2, "{\"row\":2}", 5000), QUEUE_OK);
+    ck_assert_int_eq(queue_study_put_csv(s, id, "a,b\n"), QUEUE_OK);
+    ck_assert_int_eq(queue_complete(s, id, "{}", "{}", 6000), QUEUE_OK);
+    {
+        char *csv = NULL;
+        ck_assert_int_eq(queue_study_get_csv(s, id, &csv), QUEUE_OK);
+        ck_assert_str_eq(csv, "a,b\n");
+        free(csv);
+    }
+    ck_assert_int_eq(queue_cell_finish(s, id, 1, "{\"row\":1}", 7000), QUEUE_ECONFLICT);
+
+    /* Deleting the study takes its cells and tiles with it. */
+    ck_assert_int_eq(queue_delete(s, id), QUEUE_OK);
+    ck_assert_int_eq(sql_int(s, "SELECT count(*) FROM cells WHERE job_id = ?1", id), 0);
+    ck_assert_int_eq(sql_int(s, "SELECT count(*) FROM studies WHERE job_id = ?1", id), 0);
+    ck_assert_int_eq(queue_is_study(s, id), 0);
+    store_close(s);
+}
+END_TEST
+
+START_TEST(test_study_reuse)
+{
+    struct store *s = open_store();
+    uint64_t a[4], b[4];
+    struct job j;
+    int64_t id1, id2, id3, sw;
+    size_t copied = 9;
+    struct tile_claim c;
+
+    id1 = submit_study(s, 1, 1000, &copied);
+    ck_assert_uint_eq(copied, 0);
+    ck_assert_int_eq(run_all(s, 2000), 8);
+    /* Not reusable until a cell is done. */
+    id2 = submit_study(s, 1, 2500, &copied);
+    ck_assert_uint_eq(copied, 0);
+    ck_assert_int_eq(queue_delete(s, id2), QUEUE_OK);
+    ck_assert_int_eq(queue_cell_finish(s, id1, 0, "{}", 3000), QUEUE_OK);
+    ck_assert_int_eq(queue_cell_finish(s, id1, 1, "{}", 3000), QUEUE_OK);
+
+    /* Every cell from the store: running at once, nothing to claim, no
+     * attempt logged, the same labels. */
+    id2 = submit_study(s, 1, 4000, &copied);
+    ck_assert_uint_eq(copied, 2);
+    j = get(s, id2);
+    ck_assert_int_eq(j.status, JOB_RUNNING);
+    ck_assert_int_eq(j.tiles_done, j.tiles_total);
+    ck_assert_uint_eq(j.points_done, j.points_total);
+    job_free(&j);
+    ck_assert_int_eq(queue_claim(s, 4100, 1000, &c), QUEUE_ENOENT);
+    ck_assert_int_eq(sql_int(s, "SELECT count(*) FROM tile_attempts WHERE job_id = ?1", id2), 0);
+    ck_assert_int_eq(sql_int(s, "SELECT reused_from FROM cells WHERE job_id = ?1 AND idx = 1", id2),
+                     id1);
+    ck_assert_int_eq(queue_cell_labels(s, id1, 1, a), QUEUE_OK);
+    ck_assert_int_eq(queue_cell_labels(s, id2, 1, b), QUEUE_OK);
+    ck_assert_mem_eq(a, b, sizeof a);
+    /* Without reuse everything is computed again. */
+    id3 = submit_study(s, 0, 5000, &copied);
+    ck_assert_uint_eq(copied, 0);
+    ck_assert_int_eq(run_all(s, 5100), 8);
+    ck_assert_int_eq(queue_delete(s, id3), QUEUE_OK);
+
+    /* A succeeded sweep with the same spec is a source too. */
+    {
+        struct queue_submit sub = {.spec_json = "{\"cell\":\"C\"}", .points = 200, .tile_points = 128};
+        struct queue_cell_submit cell = {"{\"cell\":\"C\"}", "cccc", NULL, 200, 64, -1};
+        struct queue_study_submit st = {.spec_json = "{\"vary\":1}",
+                                        .source_json = "{}",
+                                        .axes_json = "{}",
+                                        .n_cells = 1,
+                                        .cells = &cell,
+                                        .reuse = 1};
+        int complete;
+
+        ck_assert_int_eq(queue_enqueue(s, &sub, 6000, &j, NULL), QUEUE_OK);
+        sw = j.id;
+        job_free(&j);
+        c = claim(s, 6050, 1000);
+        ck_assert_int_eq(c.cell, -1); /* a sweep's tile has no cell */
+        ck_assert_str_eq(c.spec_json, "{\"cell\":\"C\"}");
+        ck_assert_int_eq(finish(s, &c, 6060, &complete), QUEUE_OK);
+        tile_claim_free(&c);
+        ck_assert_int_eq(run_all(s, 6100), 1);
+        ck_assert_int_eq(queue_complete(s, sw, "{}", "{}", 6200), QUEUE_OK);
+        ck_assert_int_eq(queue_enqueue_study(s, &st, 6300, &j, NULL, &copied), QUEUE_OK);
+        ck_assert_uint_eq(copied, 1);
+        ck_assert_int_eq(j.tiles_total, 2); /* the sweep's tiling */
+        ck_assert_int_eq(queue_cell_labels(s, j.id, 0, a), QUEUE_OK);
+        ck_assert_int_eq(queue_load_labels(s, sw, b), QUEUE_OK);
+        ck_assert_mem_eq(a, b, sizeof a);
+        job_free(&j);
+    }
+    store_close(s);
+}
+END_TEST
+
 static Suite *queue_suite(void)
 {
     Suite *su = suite_create("service/queue");
@@ -1013,6 +1280,9 @@ static Suite *queue_suite(void)
     tcase_add_test(tc, test_prune);
     tcase_add_test(tc, test_two_connections);
     tcase_add_test(tc, test_crash_recovery);
+    tcase_add_test(tc, test_release);
+    tcase_add_test(tc, test_study_cycle);
+    tcase_add_test(tc, test_study_reuse);
     suite_add_tcase(su, tc);
     return su;
 }

@@ -44,7 +44,9 @@ START_TEST(routes)
     ck_assert_int_eq(m.id, ROUTE_READYZ);
     ck_assert_int_eq(router_match("POST", "/readyz", &m), ROUTER_EMETHOD);
 
-    ck_assert_int_eq(router_match("GET", "/", &m), ROUTER_ENOTFOUND);
+    ck_assert_int_eq(router_match("GET", "/", &m), ROUTER_OK); /* the dashboard */
+    ck_assert_int_eq(m.id, ROUTE_WEB);
+    ck_assert_int_eq(router_match("GET", "//", &m), ROUTER_ENOTFOUND);
     ck_assert_int_eq(router_match("GET", "/v1/jobs/", &m), ROUTER_ENOTFOUND);
     ck_assert_int_eq(router_match("GET", "/v1/jobs/42/", &m), ROUTER_ENOTFOUND);
     ck_assert_int_eq(router_match("GET", "/v1/jobs/abc", &m), ROUTER_ENOTFOUND);

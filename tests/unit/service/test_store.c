@@ -355,18 +355,41 @@ START_TEST(test_error_names)
 {
     int code;
 
-    for (code = QUEUE_OK; code >= QUEUE_EINVAL; code--)
+    for (code = QUEUE_OK; code >= QUEUE_ENOSPC; code--)
         ck_assert_str_ne(queue_strerror(code), "unknown queue error");
     ck_assert_str_eq(queue_strerror(-100), "unknown queue error");
     ck_assert_int_eq(store__map(SQLITE_BUSY), QUEUE_EBUSY);
     ck_assert_int_eq(store__map(SQLITE_BUSY_SNAPSHOT), QUEUE_EBUSY);
     ck_assert_int_eq(store__map(SQLITE_READONLY_DBMOVED), QUEUE_EREADONLY);
-    ck_assert_int_eq(store__map(SQLITE_FULL), QUEUE_EIO);
+    ck_assert_int_eq(store__map(SQLITE_FULL), QUEUE_ENOSPC);
     ck_assert_int_eq(store__map(SQLITE_IOERR_FSYNC), QUEUE_EIO);
     ck_assert_int_eq(store__map(SQLITE_CORRUPT), QUEUE_EIO);
     ck_assert_int_eq(store__map(SQLITE_NOMEM), QUEUE_ENOMEM);
     ck_assert_int_eq(store__map(SQLITE_DONE), QUEUE_OK);
     ck_assert_str_eq(store_errmsg(NULL), "no database");
+}
+END_TEST
+
+/* A database that cannot grow (SQLite's own SQLITE_FULL, forced here with
+ * max_page_count, as a full disk gives it) is QUEUE_ENOSPC, not EIO, and
+ * nothing of the failed write stays; reads still work. */
+START_TEST(test_full)
+{
+    struct store *s = open_ok(1);
+    struct queue_submit sub = {.spec_json = "{}", .points = 64 * 4096, .tile_points = 64};
+    int64_t id = add_job(s), pages;
+    struct job j;
+    char sql[64];
+
+    pages = sql_int(s->db, "PRAGMA page_count");
+    snprintf(sql, sizeof sql, "PRAGMA max_page_count = %lld", (long long)pages + 2);
+    ck_assert_int_eq(sqlite3_exec(s->db, sql, NULL, NULL, NULL), SQLITE_OK);
+    /* 4096 tiles need far more than two more pages. */
+    ck_assert_int_eq(queue_enqueue(s, &sub, 2000, &j, NULL), QUEUE_ENOSPC);
+    ck_assert_int_eq(sql_int(s->db, "SELECT count(*) FROM jobs"), 1);
+    ck_assert_int_eq(queue_get(s, id, &j), QUEUE_OK);
+    job_free(&j);
+    store_close(s);
 }
 END_TEST
 
@@ -388,6 +411,7 @@ static Suite *store_suite(void)
     tcase_add_test(tc, test_readonly_unmigrated);
     tcase_add_test(tc, test_not_a_database);
     tcase_add_test(tc, test_error_names);
+    tcase_add_test(tc, test_full);
     suite_add_tcase(su, tc);
     return su;
 }

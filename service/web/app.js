@@ -1,0 +1,528 @@
+/*
+ * app.js - the trainbound dashboard (served at / from the binary).
+ *
+ * The job list polls GET /v1/jobs (the browser revalidates with the weak
+ * ETag: an unchanged list costs a 304); the selected job follows its
+ * Server-Sent Events stream (/v1/jobs/{id}/events) until the terminal
+ * event. A finished job shows the log-log plot of B(n) against 2^n with
+ * the fitted line (uPlot), a refit control, the boundary strip (labels
+ * from ?format=npy, binned along the learning rate, zoomable) and its PNG,
+ * and the roughness facts. Charts are uPlot (vendored, see
+ * service/web/vendor/LICENSES).
+ */
+'use strict';
+(function () {
+  const $ = (s) => document.querySelector(s);
+  const TERMINAL = new Set(['succeeded', 'failed', 'canceled']);
+  const state = { jobs: new Map(), selected: null, es: null, plots: {}, labels: null, lr: null };
+
+  function fmt(x, d) {
+    if (x === null || x === undefined) return '–';
+    if (typeof x !== 'number') return String(x);
+    return Number.isInteger(x) ? String(x) : x.toPrecision(d || 4);
+  }
+
+  async function fetchJSON(url, opts) {
+    const r = await fetch(url, Object.assign({ cache: 'no-cache' }, opts || {}));
+    let body = null;
+    const ct = r.headers.get('Content-Type') || '';
+    if (ct.includes('json')) body = await r.json();
+    return { status: r.status, body, headers: r.headers };
+  }
+
+  /* ---- the job list ---------------------------------------------------- */
+
+  function progressOf(j) {
+    return j.progress ? j.progress.fraction || 0 : 0;
+  }
+
+  function dimText(j) {
+    const s = j.summary;
+    if (!s || s.dimension === undefined || s.dimension === null) return '';
+    return fmt(s.dimension, 4) + ' ± ' + fmt(s.stderr, 2);
+  }
+
+  function renderRow(j) {
+    let tr = document.querySelector('#jobs tr[data-id="' + j.id + '"]');
+    if (!tr) {
+      tr = document.createElement('tr');
+      tr.dataset.id = j.id;
+      tr.innerHTML = '<td class="id"></td><td class="name"></td><td class="st"></td>' +
+        '<td><progress max="1" value="0"></progress></td><td class="dim"></td>';
+      tr.addEventListener('click', () => select(j.id));
+    }
+    tr.querySelector('.id').textContent = j.id;
+    tr.querySelector('.name').textContent = j.name || '';
+    tr.querySelector('.name').title = j.name || '';
+    const st = tr.querySelector('.st');
+    st.textContent = j.status;
+    st.className = 'st status st-' + j.status;
+    tr.querySelector('progress').value = progressOf(j);
+    tr.querySelector('.dim').textContent = dimText(j);
+    tr.classList.toggle('sel', state.selected === j.id);
+    return tr;
+  }
+
+  async function pollList() {
+    try {
+      const r = await fetchJSON('/v1/jobs?limit=50');
+      if (r.status === 200) {
+        const tbody = $('#jobs tbody');
+        const rows = r.body.items.map((j) => {
+          const known = state.jobs.get(j.id);
+          // The event stream may be ahead of the list: keep the newer one.
+          if (!known || known.revision <= j.revision) state.jobs.set(j.id, j);
+          return renderRow(state.jobs.get(j.id));
+        });
+        tbody.replaceChildren(...rows);
+      }
+    } catch (e) {
+      /* the server is restarting: try again at the next tick */
+    }
+    setTimeout(pollList, 1500);
+  }
+
+  /* ---- the selected job ------------------------------------------------ */
+
+  function closeStream() {
+    if (state.es) state.es.close();
+    state.es = null;
+    $('#conn').textContent = '';
+  }
+
+  function showJob(j) {
+    state.jobs.set(j.id, j);
+    renderRow(j);
+    if (state.selected !== j.id) return;
+    $('#d-title').textContent = 'Job ' + j.id + (j.name ? ' – ' + j.name : '');
+    const st = $('#d-status');
+    st.textContent = j.status;
+    st.className = 'status st-' + j.status;
+    $('#d-progress').value = progressOf(j);
+    $('#d-pct').textContent = (100 * progressOf(j)).toFixed(1) + ' % (' +
+      (j.progress ? j.progress.done + ' / ' + j.progress.total + ' points' : '') + ')';
+    $('#d-cancel').hidden = TERMINAL.has(j.status);
+    $('#d-error').textContent = j.error || '';
+  }
+
+  async function select(id) {
+    closeStream();
+    state.selected = id;
+    document.querySelectorAll('#jobs tr').forEach((tr) => tr.classList.toggle('sel', +tr.dataset.id === id));
+    $('#empty').hidden = true;
+    $('#detail').hidden = false;
+    $('#d-done').hidden = true;
+    $('#study').hidden = true;
+    const r = await fetchJSON('/v1/jobs/' + id);
+    if (r.status !== 200 || state.selected !== id) return;
+    showJob(r.body);
+    if (TERMINAL.has(r.body.status)) {
+      if (r.body.status === 'succeeded') loadDone(r.body);
+      return;
+    }
+    follow(id, r.body.revision);
+  }
+
+  function follow(id) {
+    const es = new EventSource('/v1/jobs/' + id + '/events');
+    state.es = es;
+    $('#conn').textContent = 'live';
+    const onEvent = (ev) => {
+      const j = JSON.parse(ev.data);
+      showJob(j);
+      if (TERMINAL.has(j.status)) {
+        es.close(); // or EventSource would reconnect after the stream ends
+        if (state.es === es) state.es = null;
+        $('#conn').textContent = '';
+        if (j.status === 'succeeded' && state.selected === id) loadDone(j);
+      }
+    };
+    es.addEventListener('state', onEvent);
+    es.addEventListener('progress', onEvent);
+    es.addEventListener('deleted', () => { es.close(); $('#conn').textContent = 'deleted'; });
+    es.onerror = () => { $('#conn').textContent = 'reconnecting'; };
+    es.onopen = () => { $('#conn').textContent = 'live'; };
+  }
+
+  /* ---- results: log-log plot, strip, facts ----------------------------- */
+
+  async function loadDone(j) {
+    if (j.kind === undefined) { // event data are the plain job view: ask the resource
+      const r = await fetchJSON('/v1/jobs/' + j.id);
+      if (r.status === 200) j = r.body;
+    }
+    if (j.kind === 'study') loadStudy(j.id);
+    else loadResult(j.id);
+  }
+
+  function npyBytes(buf) {
+    const u8 = new Uint8Array(buf);
+    const hlen = u8[8] | (u8[9] << 8);
+    return u8.subarray(10 + hlen);
+  }
+
+  async function loadResult(id) {
+    const [dim, res, lab] = await Promise.all([
+      fetchJSON('/v1/jobs/' + id + '/dimension'),
+      fetchJSON('/v1/jobs/' + id + '/result'),
+      fetch('/v1/jobs/' + id + '/boundary?format=npy', { cache: 'no-cache' }).then((r) => r.arrayBuffer()),
+    ]);
+    if (state.selected !== id || dim.status !== 200 || res.status !== 200) return;
+    $('#d-done').hidden = false;
+    drawDimension(dim.body);
+    $('#fit-min').value = dim.body.dimension.min_level;
+    $('#fit-max').value = dim.body.dimension.max_level;
+    state.labels = npyBytes(lab);
+    state.lr = res.body.lr || res.body.spec.lr;
+    drawStrip(0, state.labels.length);
+    $('#strip-png').src = '/v1/jobs/' + id + '/boundary.png';
+    $('#d-png').href = '/v1/jobs/' + id + '/boundary.png';
+    $('#d-npy').href = '/v1/jobs/' + id + '/boundary?format=npy';
+    $('#d-cnpy').href = '/v1/jobs/' + id + '/dimension?format=npy';
+    drawFacts(res.body);
+  }
+
+  function plotWidth() {
+    return Math.max(320, $('#right').clientWidth - 40);
+  }
+
+  function drawDimension(d) {
+    const counts = d.counts, fit = d.dimension;
+    const xs = counts.map((_, n) => Math.pow(2, n));
+    const ys = counts.map((b) => (b > 0 ? b : null));
+    const line = counts.map((_, n) =>
+      fit.value !== null && n >= fit.min_level && n <= fit.max_level
+        ? Math.pow(2, fit.intercept + fit.value * n) : null);
+    $('#d-dim').textContent = 'D = ' + fmt(fit.value, 5) + ' ± ' + fmt(fit.stderr, 3) +
+      '  (r² ' + fmt(fit.r2, 4) + ', levels ' + fit.min_level + '..' + fit.max_level +
+      (fit.fractal ? ', fractal' : ', not fractal') + ')';
+    const data = [xs, ys, line];
+    if (state.plots.loglog) {
+      state.plots.loglog.setData(data);
+      return;
+    }
+    state.plots.loglog = new uPlot({
+      width: plotWidth(), height: 280,
+      scales: { x: { time: false, distr: 3, log: 2 }, y: { distr: 3, log: 2 } },
+      series: [
+        { label: 'boxes 2^n', value: (u, v) => (v === null ? '–' : '2^' + Math.round(Math.log2(v))) },
+        { label: 'B(n)', stroke: '#1f5fbf', paths: () => null, points: { show: true, size: 8, fill: '#1f5fbf' } },
+        { label: 'fit', stroke: '#b3261e', width: 2, points: { show: false } },
+      ],
+      axes: [{ label: '2^n (boxes across the lr range)' }, { label: 'B(n) boundary boxes' }],
+    }, data, $('#loglog'));
+  }
+
+  /* Divergent fraction in nb bins over labels [i0, i1). */
+  function binned(i0, i1) {
+    const lab = state.labels, lr = state.lr;
+    const n = lab.length, step = (lr.max - lr.min) / Math.max(1, n - 1);
+    const span = Math.max(1, i1 - i0), nb = Math.min(span, 1000);
+    const xs = new Array(nb), ys = new Array(nb);
+    for (let b = 0; b < nb; b++) {
+      const a = i0 + Math.floor((b * span) / nb), z = i0 + Math.floor(((b + 1) * span) / nb);
+      let s = 0;
+      for (let i = a; i < z; i++) s += lab[i];
+      xs[b] = lr.min + a * step;
+      ys[b] = z > a ? s / (z - a) : 0;
+    }
+    return [xs, ys];
+  }
+
+  function drawStrip(i0, i1) {
+    const data = binned(i0, i1);
+    if (state.plots.strip) {
+      state.plots.strip.setData(data);
+      return;
+    }
+    const lrIndex = (v) => {
+      const lr = state.lr, n = state.labels.length;
+      return Math.round(((v - lr.min) / (lr.max - lr.min)) * (n - 1));
+    };
+    state.plots.strip = new uPlot({
+      width: plotWidth(), height: 180,
+      scales: { x: { time: false }, y: { range: [0, 1] } },
+      cursor: { drag: { x: true, y: false, setScale: false } },
+      series: [
+        { label: 'learning rate', value: (u, v) => fmt(v, 6) },
+        { label: 'divergent fraction', stroke: '#b3261e', fill: 'rgba(179,38,30,0.25)',
+          paths: uPlot.paths.stepped({ align: 1 }) },
+      ],
+      axes: [{ label: 'learning rate s' }, { label: 'divergent' }],
+      hooks: {
+        setSelect: [(u) => {
+          if (u.select.width < 2) return;
+          const a = u.posToVal(u.select.left, 'x'), b = u.posToVal(u.select.left + u.select.width, 'x');
+          const n = state.labels.length;
+          const i0 = Math.max(0, Math.min(n - 1, lrIndex(a))), i1 = Math.max(i0 + 1, Math.min(n, lrIndex(b) + 1));
+          u.setSelect({ left: 0, top: 0, width: 0, height: 0 }, false);
+          u.setData(binned(i0, i1));
+        }],
+      },
+    }, data, $('#strip'));
+  }
+
+  /* ---- studies: a heat map of D over the grid, theta_c marked ----------- */
+
+  async function loadStudy(id) {
+    const rows = [];
+    let offset = 0;
+    for (;;) {
+      const r = await fetchJSON('/v1/jobs/' + id + '/cells?limit=1000&offset=' + offset);
+      if (r.status !== 200 || state.selected !== id) return;
+      rows.push(...r.body.items.filter((c) => c.status === 'done'));
+      if (r.body.next_offset === null) break;
+      offset = r.body.next_offset;
+    }
+    $('#study').hidden = false;
+    $('#d-csv').href = '/v1/jobs/' + id + '/cells?format=csv';
+    drawStudy(rows);
+  }
+
+  /* A viridis-like ramp: t in [0, 1] to an rgb() string. */
+  function ramp(t) {
+    const stops = [[68, 1, 84], [59, 82, 139], [33, 145, 140], [94, 201, 98], [253, 231, 37]];
+    t = Math.max(0, Math.min(1, t)) * (stops.length - 1);
+    const i = Math.min(stops.length - 2, Math.floor(t)), f = t - i;
+    const c = stops[i].map((v, k) => Math.round(v + f * (stops[i + 1][k] - v)));
+    return 'rgb(' + c.join(',') + ')';
+  }
+
+  function drawStudy(rows) {
+    if (state.plots.heat) {
+      state.plots.heat.destroy();
+      delete state.plots.heat;
+    }
+    const keys = rows.length ? Object.keys(rows[0].params) : [];
+    const axisVals = keys.map((k) => [...new Set(rows.map((c) => c.params[k]))].sort((a, b) => a - b));
+    const crit = rows.length ? rows[0].critical : null;
+    const Ds = rows.map((c) => c.D);
+    const dmin = Math.min(...Ds), dmax = Math.max(...Ds);
+    $('#heat-legend').textContent = keys.length
+      ? 'D from ' + fmt(dmin, 3) + ' (dark) to ' + fmt(dmax, 3) + ' (light); ' +
+        (crit === null ? 'no θc for this family' : 'white line: θ = θc = ' + fmt(crit, 4)) +
+        '; rows ' + keys[0] + (keys[1] ? ', columns ' + keys[1] : '')
+      : 'no cells';
+    if (!keys.length) return;
+    if (keys.length === 1) {
+      // One parameter: D against it, theta_c as a vertical rule on theta.
+      const sorted = rows.slice().sort((a, b) => a.params[keys[0]] - b.params[keys[0]]);
+      state.plots.heat = new uPlot({
+        width: plotWidth(), height: 280, scales: { x: { time: false } },
+        series: [{ label: keys[0] }, { label: 'D', stroke: '#1f5fbf', points: { show: true, size: 7 } }],
+        axes: [{ label: keys[0] }, { label: 'D' }],
+      }, [sorted.map((c) => c.params[keys[0]]), sorted.map((c) => c.D)], $('#heatmap'));
+      return;
+    }
+    // Two parameters: cells in index space; rows = the first parameter.
+    const [ry, cx] = [axisVals[0], axisVals[1]];
+    const grid = new Map(rows.map((c) => [ry.indexOf(c.params[keys[0]]) + ',' + cx.indexOf(c.params[keys[1]]), c]));
+    // uPlot wants sorted x: one point per column; the cells are drawn by paths().
+    const xs = cx.map((_, j) => j), ys = cx.map(() => 0);
+    const tick = (vals) => (u, splits) => splits.map((i) => (Number.isInteger(i) && vals[i] !== undefined ? fmt(vals[i], 3) : ''));
+    const cellRect = (u, i, j) => {
+      const x0 = u.valToPos(j - 0.5, 'x', true), x1 = u.valToPos(j + 0.5, 'x', true);
+      const y0 = u.valToPos(i - 0.5, 'y', true), y1 = u.valToPos(i + 0.5, 'y', true);
+      return [Math.min(x0, x1), Math.min(y0, y1), Math.abs(x1 - x0), Math.abs(y1 - y0)];
+    };
+    state.plots.heat = new uPlot({
+      width: plotWidth(), height: Math.max(240, Math.min(600, 40 * ry.length + 80)),
+      mode: 1,
+      scales: { x: { time: false, range: [-0.5, cx.length - 0.5] }, y: { range: [-0.5, ry.length - 0.5] } },
+      legend: { show: false },
+      cursor: { show: false },
+      series: [{}, {
+        label: 'D', stroke: 'transparent', points: { show: false },
+        // The cells: one rectangle each, coloured by D.
+        paths: (u) => {
+          const ctx = u.ctx;
+          ctx.save();
+          for (const c of grid.values()) {
+            const r = cellRect(u, ry.indexOf(c.params[keys[0]]), cx.indexOf(c.params[keys[1]]));
+            ctx.fillStyle = ramp(dmax > dmin ? (c.D - dmin) / (dmax - dmin) : 0.5);
+            ctx.fillRect(r[0], r[1], r[2] + 0.5, r[3] + 0.5);
+          }
+          ctx.restore();
+          return null;
+        },
+      }],
+      axes: [{ label: keys[1], splits: () => cx.map((_, j) => j), values: tick(cx) },
+        { label: keys[0], splits: () => ry.map((_, i) => i), values: tick(ry), size: 60 }],
+      hooks: {
+        // theta_c: the cell edges where theta - theta_c changes sign.
+        draw: [(u) => {
+          if (crit === null || crit === undefined) return;
+          const ctx = u.ctx, side = (c) => c && (c.theta >= crit);
+          ctx.save();
+          ctx.strokeStyle = '#fff';
+          ctx.lineWidth = 3 * devicePixelRatio;
+          ctx.beginPath();
+          for (let i = 0; i < ry.length; i++) {
+            for (let j = 0; j < cx.length; j++) {
+              const c = grid.get(i + ',' + j), r = cellRect(u, i, j);
+              const right = grid.get(i + ',' + (j + 1)), up = grid.get((i + 1) + ',' + j);
+              if (c && right && side(c) !== side(right)) { ctx.moveTo(r[0] + r[2], r[1]); ctx.lineTo(r[0] + r[2], r[1] + r[3]); }
+              if (c && up && side(c) !== side(up)) {
+                const yb = u.valToPos(i + 0.5, 'y', true);
+                ctx.moveTo(r[0], yb); ctx.lineTo(r[0] + r[2], yb);
+              }
+            }
+          }
+          ctx.stroke();
+          ctx.restore();
+        }],
+      },
+    }, [xs, ys], $('#heatmap'));
+  }
+
+  function drawFacts(r) {
+    const rows = [
+      ['points', r.points],
+      ['divergent fraction', fmt(r.divergent_fraction, 4)],
+      ['transitions B(K)', r.boundary && r.boundary.transitions],
+      ['first divergent lr', r.boundary && fmt(r.boundary.first_divergent_lr, 8)],
+      ['roughness θ', r.roughness && fmt(r.roughness.theta, 4)],
+      ['critical θc', r.roughness && (r.roughness.critical === null ? 'none (multiplicative)' : fmt(r.roughness.critical, 4))],
+      ['convex', r.roughness && (r.roughness.convex ? 'yes' : 'no')],
+      ['elapsed', fmt(r.elapsed_s, 3) + ' s'],
+    ];
+    const dl = $('#facts');
+    dl.replaceChildren();
+    for (const [k, v] of rows) {
+      const dt = document.createElement('dt'), dd = document.createElement('dd');
+      dt.textContent = k;
+      dd.textContent = v === undefined ? '–' : v;
+      dl.append(dt, dd);
+    }
+  }
+
+  $('#strip-reset').addEventListener('click', () => {
+    if (state.labels) drawStrip(0, state.labels.length);
+  });
+
+  $('#refit').addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const id = state.selected;
+    const q = new URLSearchParams({ min_level: $('#fit-min').value.trim(), max_level: $('#fit-max').value.trim() });
+    const r = await fetchJSON('/v1/jobs/' + id + '/dimension?' + q);
+    if (r.status === 200) {
+      $('#refit-error').textContent = '';
+      drawDimension(r.body);
+    } else {
+      $('#refit-error').textContent = (r.body && r.body.detail) || 'refit failed (' + r.status + ')';
+    }
+  });
+
+  $('#d-cancel').addEventListener('click', async () => {
+    if (state.selected) await fetchJSON('/v1/jobs/' + state.selected + '/cancel', { method: 'POST' });
+  });
+
+  /* ---- the submit form ------------------------------------------------- */
+
+  const form = $('#submit');
+  let base = {};
+
+  function getPath(o, path) {
+    return path.split('.').reduce((a, k) => (a && typeof a === 'object' ? a[k] : undefined), o);
+  }
+
+  function setPath(o, path, v) {
+    const ks = path.split('.');
+    let a = o;
+    for (const k of ks.slice(0, -1)) {
+      if (!a[k] || typeof a[k] !== 'object') a[k] = {};
+      a = a[k];
+    }
+    if (v === undefined) delete a[ks[ks.length - 1]];
+    else a[ks[ks.length - 1]] = v;
+  }
+
+  function fields() {
+    return Array.from(form.querySelectorAll('[data-pointer]'));
+  }
+
+  function fillForm(spec) {
+    base = JSON.parse(JSON.stringify(spec));
+    for (const el of fields()) {
+      const v = getPath(spec, el.name);
+      el.value = v === undefined ? '' : (typeof v === 'object' ? JSON.stringify(v) : String(v));
+    }
+    clearErrors();
+  }
+
+  /* A field's text as JSON where it parses (numbers, lists), else the text. */
+  function value(el) {
+    const t = el.value.trim();
+    if (t === '') return undefined;
+    if (el.tagName === 'SELECT' || el.name === 'name') return t;
+    try {
+      return JSON.parse(t);
+    } catch (e) {
+      return t;
+    }
+  }
+
+  function clearErrors() {
+    form.querySelectorAll('.field-error').forEach((e) => e.remove());
+    form.querySelectorAll('.invalid').forEach((e) => e.classList.remove('invalid'));
+    $('#form-error').textContent = '';
+  }
+
+  function showErrors(problem) {
+    const loose = [];
+    for (const e of problem.errors || []) {
+      let p = e.pointer || '', el = null;
+      while (p && !(el = form.querySelector('[data-pointer="' + p + '"]'))) p = p.replace(/\/[^/]*$/, '');
+      if (!el) {
+        loose.push((e.pointer || '') + ': ' + e.detail);
+        continue;
+      }
+      el.classList.add('invalid');
+      const span = document.createElement('span');
+      span.className = 'field-error';
+      span.dataset.for = e.pointer;
+      span.textContent = e.detail;
+      el.after(span);
+    }
+    $('#form-error').textContent = loose.length ? loose.join('; ') :
+      (problem.errors && problem.errors.length ? '' : problem.detail || 'the server refused the spec');
+  }
+
+  $('#preset').addEventListener('change', async (ev) => {
+    if (!ev.target.value) return;
+    const r = await fetchJSON('/web/examples/' + ev.target.value + '.json');
+    if (r.status === 200) fillForm(r.body);
+  });
+
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    clearErrors();
+    const spec = JSON.parse(JSON.stringify(base));
+    for (const el of fields()) setPath(spec, el.name, value(el));
+    for (const k of ['model', 'divergence', 'lr', 'fit'])
+      if (spec[k] && Object.keys(spec[k]).length === 0) delete spec[k];
+    const key = (crypto.randomUUID && crypto.randomUUID()) || String(Math.random()).slice(2);
+    const r = await fetchJSON('/v1/jobs', {
+      method: 'POST', body: JSON.stringify(spec),
+      headers: { 'Content-Type': 'application/json', 'Idempotency-Key': key },
+    });
+    if (r.status === 202 || r.status === 200) {
+      showJob(r.body);
+      $('#jobs tbody').prepend(renderRow(r.body));
+      select(r.body.id);
+    } else if (r.body) {
+      showErrors(r.body);
+    } else {
+      $('#form-error').textContent = 'the server answered ' + r.status;
+    }
+  });
+
+  window.addEventListener('resize', () => {
+    for (const p of Object.values(state.plots)) p.setSize({ width: plotWidth(), height: p.height });
+  });
+
+  window.trainbound = state; // for the browser tests and the console
+  pollList();
+  const m = /^#job=(\d+)$/.exec(location.hash);
+  if (m) select(+m[1]);
+})();

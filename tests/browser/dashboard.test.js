@@ -1,0 +1,188 @@
+// dashboard.test.js URL SHOT_DIR - the dashboard in Debian's headless
+// Chromium (playwright-core, no downloaded browser): the page loads with no
+// console errors; a preset fills the form; a submitted job appears in the
+// list and its progress advances (event stream); the log-log plot, the
+// refit, the boundary strip (and its zoom and PNG) and the facts render; a
+// 422 puts the error next to its field. Screenshots go to SHOT_DIR.
+'use strict';
+const { chromium } = require('playwright-core');
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
+
+const [url, shots] = process.argv.slice(2);
+const t0 = Date.now();
+const log = (m) => console.log(`[${((Date.now() - t0) / 1000).toFixed(1)}s] ${m}`);
+function assert(c, m) {
+  if (!c) throw new Error('assertion failed: ' + m);
+}
+
+async function canvasInk(page, sel) {
+  // Pixels with any ink in the largest canvas under sel (uPlot draws there).
+  return page.evaluate((s) => {
+    const cs = Array.from(document.querySelectorAll(s + ' canvas'));
+    if (!cs.length) return 0;
+    const c = cs.sort((a, b) => b.width * b.height - a.width * a.height)[0];
+    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    let n = 0;
+    for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++;
+    return n;
+  }, sel);
+}
+
+(async () => {
+  fs.mkdirSync(shots, { recursive: true });
+  const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'tb-chromium-'));
+  // A fresh profile directory per run (playwright passes --user-data-dir).
+  const browser = await chromium.launchPersistentContext(profile, {
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    headless: true,
+    viewport: { width: 1400, height: 1000 },
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  const errors = [];
+  let allow422 = false;
+  try {
+    const page = browser.pages()[0] || (await browser.newPage());
+    page.on('console', (m) => {
+      if (m.type() !== 'error') return;
+      if (allow422 && /status of 422/.test(m.text())) return; // the validation step's own answer
+      errors.push('console: ' + m.text());
+    });
+    page.on('pageerror', (e) => errors.push('pageerror: ' + e.message));
+    page.on('requestfailed', (r) => {
+      if (!/\/events$/.test(r.url())) errors.push('request failed: ' + r.url());
+    });
+
+    await page.goto(url, { waitUntil: 'load' });
+    assert((await page.title()) === 'trainbound', 'title');
+    await page.waitForFunction(() => typeof uPlot === 'function' && window.trainbound);
+    log('page loaded');
+
+    // A preset fills the form.
+    await page.selectOption('#preset', 'multiplicative');
+    await page.waitForFunction(() => document.querySelector('[name="model.amplitude"]').value === '0.2');
+    assert((await page.inputValue('[name="lr.levels"]')) === '20', 'preset levels');
+    // Smaller than the paper's 20 levels to keep the test short; enough tiles to see progress.
+    await page.fill('[name="lr.levels"]', '16');
+    await page.fill('[name="fit.max_level"]', '16');
+    await page.fill('[name="name"]', 'browser test: multiplicative');
+    await page.click('#submit-btn');
+    await page.waitForSelector('#jobs tr.sel');
+    const id = await page.evaluate(() => window.trainbound.selected);
+    assert(id > 0, 'a job is selected');
+    log(`job ${id} submitted`);
+
+    // Progress advances (watch the detail bar and the list row).
+    const seen = new Set();
+    let shot = false;
+    for (let i = 0; i < 1200; i++) {
+      const s = await page.evaluate(() => ({
+        v: document.querySelector('#d-progress').value,
+        st: document.querySelector('#d-status').textContent,
+        row: document.querySelector('#jobs tr.sel .st') ? document.querySelector('#jobs tr.sel .st').textContent : '',
+      }));
+      seen.add(s.v);
+      if (!shot && s.v > 0.2 && s.v < 0.9) {
+        await page.screenshot({ path: path.join(shots, 'progress.png') });
+        shot = true;
+      }
+      if (s.st === 'succeeded') break;
+      assert(s.st !== 'failed' && s.st !== 'canceled', 'job ended ' + s.st);
+      await page.waitForTimeout(50);
+    }
+    assert((await page.textContent('#d-status')) === 'succeeded', 'job succeeded');
+    const mids = [...seen].filter((v) => v > 0 && v < 1);
+    log(`progress values seen: ${[...seen].length} (${mids.length} strictly between 0 and 1)`);
+    assert(mids.length >= 2, 'progress advanced through at least two intermediate values');
+
+    // The log-log plot, D, the strip, the PNG and the facts.
+    await page.waitForSelector('#loglog canvas');
+    await page.waitForSelector('#strip canvas');
+    await page.waitForFunction(() => /^D = \d\.\d+ ± /.test(document.querySelector('#d-dim').textContent));
+    assert((await canvasInk(page, '#loglog')) > 500, 'log-log plot has ink');
+    assert((await canvasInk(page, '#strip')) > 500, 'strip has ink');
+    const series = await page.evaluate(() => window.trainbound.plots.loglog.data[1].filter((v) => v).length);
+    assert(series === 17, 'B(n) for n = 0..16 plotted, got ' + series);
+    await page.waitForFunction(() => document.querySelector('#strip-png').naturalWidth > 0);
+    const png = await page.evaluate(() => [document.querySelector('#strip-png').naturalWidth,
+      document.querySelector('#strip-png').naturalHeight]);
+    assert(png[0] === 4096 && png[1] === 32, 'strip PNG size ' + png);
+    const facts = await page.textContent('#facts');
+    assert(/roughness θ/.test(facts) && /convex/.test(facts) && /transitions/.test(facts), 'facts');
+    await page.screenshot({ path: path.join(shots, 'dashboard.png'), fullPage: true });
+    log('plots rendered: ' + (await page.textContent('#d-dim')));
+
+    // Refit over a window.
+    await page.fill('#fit-min', '4');
+    await page.fill('#fit-max', '12');
+    await page.click('#refit button');
+    await page.waitForFunction(() => /levels 4\.\.12/.test(document.querySelector('#d-dim').textContent));
+    const fitted = await page.evaluate(() => window.trainbound.plots.loglog.data[2].filter((v) => v !== null).length);
+    assert(fitted === 9, 'fitted line over levels 4..12, got ' + fitted);
+    log('refit: ' + (await page.textContent('#d-dim')));
+
+    // Zoom the strip by dragging over its middle fifth.
+    const before = await page.evaluate(() => { const d = window.trainbound.plots.strip.data[0]; return d[d.length - 1] - d[0]; });
+    const box = await (await page.$('#strip .u-over')).boundingBox();
+    await page.mouse.move(box.x + box.width * 0.4, box.y + box.height / 2);
+    await page.mouse.down();
+    await page.mouse.move(box.x + box.width * 0.6, box.y + box.height / 2, { steps: 5 });
+    await page.mouse.up();
+    await page.waitForFunction((b) => { const d = window.trainbound.plots.strip.data[0]; return d[d.length - 1] - d[0] < b / 2; }, before);
+    await page.screenshot({ path: path.join(shots, 'strip-zoomed.png'), fullPage: true });
+    await page.click('#strip-reset');
+    log('strip zoomed and reset');
+
+    // A spec error appears next to its field.
+    allow422 = true;
+    await page.fill('[name="lr.levels"]', '99');
+    await page.click('#submit-btn');
+    await page.waitForSelector('.field-error[data-for="/lr/levels"]');
+    const next = await page.evaluate(() => {
+      const e = document.querySelector('[name="lr.levels"]');
+      return e.nextElementSibling && e.nextElementSibling.className + ': ' + e.nextElementSibling.textContent;
+    });
+    assert(/^field-error: /.test(next || ''), 'error next to lr.levels: ' + next);
+    assert(await page.evaluate(() => document.querySelector('[name="lr.levels"]').classList.contains('invalid')), 'invalid class');
+    await page.screenshot({ path: path.join(shots, 'validation.png') });
+    allow422 = false;
+    log('validation error shown: ' + next);
+
+    // A study (4 x 3 cells, additive): its heat map with theta_c marked.
+    const study = {
+      name: 'browser test: study', model: { family: 'additive', amplitude: 0.01, wavelength: 1 }, x0: 5,
+      divergence: { criterion: 'loss_sum', threshold: 1e16 }, lr: { levels: 10 }, steps: 200,
+      vary: { 'model.amplitude': { linspace: [0.01, 0.2, 4] }, 'model.wavelength': { linspace: [0.1, 1, 3] } },
+    };
+    const sr = await page.request.post(new URL('/v1/jobs', url).href, { data: study });
+    assert(sr.status() === 202, 'study submit: ' + sr.status() + ' ' + (await sr.text()));
+    const sid = (await sr.json()).id;
+    await page.waitForSelector('#jobs tr[data-id="' + sid + '"]');
+    await page.click('#jobs tr[data-id="' + sid + '"]');
+    await page.waitForSelector('#heatmap canvas', { timeout: 30000 });
+    await page.waitForFunction(() => /θc/.test(document.querySelector('#heat-legend').textContent));
+    assert((await canvasInk(page, '#heatmap')) > 2000, 'heat map has ink');
+    // The theta_c line: white pixels inside the plot area.
+    const white = await page.evaluate(() => {
+      const c = document.querySelector('#heatmap canvas');
+      const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+      let n = 0;
+      for (let i = 0; i < d.length; i += 4) if (d[i] > 250 && d[i + 1] > 250 && d[i + 2] > 250 && d[i + 3] === 255) n++;
+      return n;
+    });
+    assert(white > 50, 'theta_c line drawn (' + white + ' white pixels)');
+    await page.screenshot({ path: path.join(shots, 'study-heatmap.png'), fullPage: true });
+    log('study heat map rendered: ' + (await page.textContent('#heat-legend')));
+
+    assert(errors.length === 0, 'console errors:\n' + errors.join('\n'));
+    log('ok');
+  } finally {
+    await browser.close();
+    fs.rmSync(profile, { recursive: true, force: true });
+  }
+})().catch((e) => {
+  console.error(e && e.stack ? e.stack : e);
+  process.exit(1);
+});
