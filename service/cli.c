@@ -12,7 +12,7 @@
  * tile's labels are copied into it in tile_done(), on the loop thread.
  *
  * The sweep is cut into tiles of a multiple of 64 points, so every tile
- * starts on a label word and tb_labels_put() copies whole words; about 8
+ * starts on a label word and tb_labels_put() copies whole words; about 32
  * tiles per thread, and at most one tile per thread in flight. Labels depend
  * only on the spec and the point index, so the result is the same for any
  * thread count and tile size.
@@ -41,7 +41,7 @@
 
 #define SPEC_MAX_BYTES ((size_t)16 << 20) /* 16 MiB */
 #define MAX_THREADS 1024                  /* libuv's own pool ceiling */
-#define TILES_PER_THREAD 8
+#define TILES_PER_THREAD 32
 #define PROGRESS_MS 100
 #define BAR_WIDTH 30
 

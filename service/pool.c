@@ -128,7 +128,7 @@ uint64_t pool_tile_points(const struct tb_spec *spec, int workers, uint64_t fixe
         per_point = 1;
     t = ldexp(1.0, 26) / per_point;
     /* Enough tiles that the last ones do not leave threads idle. */
-    share = ceil((double)tb_grid_points(spec) / (8.0 * (workers > 0 ? workers : 1)) / 64.0) * 64.0;
+    share = ceil((double)tb_grid_points(spec) / (32.0 * (workers > 0 ? workers : 1)) / 64.0) * 64.0;
     if (share < t)
         t = share;
     if (t < 64)

@@ -85,7 +85,7 @@ void pool_close(struct pool *p);
 /*
  * Points per tile for a spec: a multiple of 64 that keeps a tile near
  * 2^26 point-steps (steps * dim * cosines per point) and gives every one
- * of `workers` threads about 8 tiles (like `trainbound run`), clamped to
+ * of `workers` threads about 32 tiles (like `trainbound run`), clamped to
  * 64..2^20. fixed > 0 (a multiple of 64) overrides it.
  */
 uint64_t pool_tile_points(const struct tb_spec *spec, int workers, uint64_t fixed);
