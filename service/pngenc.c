@@ -128,3 +128,53 @@ int png_draw_strip(const uint64_t *bits, uint64_t points, int width, int height,
     }
     return 0;
 }
+
+/* A viridis-like ramp through five anchors, t in [0, 1]. */
+static void ramp(double t, unsigned char *px)
+{
+    static const unsigned char anchors[5][3] = {
+        {68, 1, 84}, {59, 82, 139}, {33, 145, 140}, {94, 201, 98}, {253, 231, 37}};
+    double x = (t < 0 ? 0 : t > 1 ? 1 : t) * 4.0;
+    int k = x >= 4.0 ? 3 : (int)x, c;
+    double f = x - k;
+
+    for (c = 0; c < 3; c++)
+        px[c] = (unsigned char)(anchors[k][c] + f * (anchors[k + 1][c] - anchors[k][c]) + 0.5);
+}
+
+int png_draw_heatmap(const double *v, const unsigned char *mark, int rows, int cols, int cell,
+                     double vmax, unsigned char *rgb)
+{
+    int r, c, y, x, w;
+
+    if (!v || !rgb || rows < 1 || cols < 1 || cell < 1 || cols * cell > PNG_MAX_SIDE ||
+        rows * cell > PNG_MAX_SIDE)
+        return -1;
+    w = cols * cell;
+    for (r = 0; r < rows; r++) {
+        for (c = 0; c < cols; c++) {
+            double val = v[r * cols + c];
+            unsigned char px[3];
+            int framed = mark && mark[r * cols + c] && cell >= 3;
+
+            if (val != val)
+                px[0] = px[1] = px[2] = 128;
+            else
+                ramp(vmax > 0 ? val / vmax : 0.0, px);
+            for (y = 0; y < cell; y++) {
+                for (x = 0; x < cell; x++) {
+                    unsigned char *p = rgb + 3 * ((size_t)(r * cell + y) * w + c * cell + x);
+                    int edge = y == 0 || x == 0 || y == cell - 1 || x == cell - 1;
+                    if (framed && edge) {
+                        p[0] = p[1] = p[2] = 255;
+                    } else {
+                        p[0] = px[0];
+                        p[1] = px[1];
+                        p[2] = px[2];
+                    }
+                }
+            }
+        }
+    }
+    return 0;
+}

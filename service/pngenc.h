@@ -32,4 +32,14 @@ int png_encode_rgb(const unsigned char *rgb, int width, int height, unsigned cha
 int png_draw_strip(const uint64_t *bits, uint64_t points, int width, int height,
                    unsigned char *rgb);
 
+/*
+ * Draws a heat map of rows x cols values v (row-major; NaN = no value,
+ * drawn grey) into an RGB image of (cols * cell) x (rows * cell) pixels
+ * (caller buffer). Colour runs from dark purple at 0 to yellow at vmax
+ * (vmax <= 0: all dark). Cells with mark[i] != 0 get a white frame (the
+ * convex cells, theta <= theta_c, in a study's map). 0 or -1.
+ */
+int png_draw_heatmap(const double *v, const unsigned char *mark, int rows, int cols, int cell,
+                     double vmax, unsigned char *rgb);
+
 #endif /* TB_PNGENC_H */

@@ -1250,9 +1250,67 @@ static void post_study(struct app *app, const struct http_request *req, struct h
     job_free(&job);
 }
 
-/* GET /v1/jobs/{id}/cells?offset=&limit=&format=json|csv: the study's
+/* The heat map of D over a finished study's grid as a PNG: rows are the
+ * first vary parameter, columns the second (one row for one parameter or
+ * zip); convex cells (theta <= theta_c) are framed in white. result_json
+ * is the stored study result (borrowed). 0, or -1 on a malformed result. */
+static int study_heatmap_png(const char *result_json, unsigned char **png, size_t *len)
+{
+    json_t *doc = json_loads(result_json, 0, NULL), *axes, *cells, *row;
+    double *v = NULL, vmax = 0;
+    unsigned char *mark = NULL, *rgb = NULL;
+    size_t n, i;
+    int rows = 1, cols, cell, rc = -1;
+
+    axes = json_object_get(doc, "axes");
+    cells = json_object_get(doc, "cells");
+    n = json_array_size(cells);
+    if (!json_is_array(axes) || n == 0)
+        goto out;
+    cols = (int)n;
+    if (json_array_size(axes) == 2 && json_is_string(json_object_get(doc, "combine")) &&
+        strcmp(json_string_value(json_object_get(doc, "combine")), "product") == 0) {
+        rows = (int)json_array_size(json_object_get(json_array_get(axes, 0), "values"));
+        cols = (int)json_array_size(json_object_get(json_array_get(axes, 1), "values"));
+        if (rows < 1 || cols < 1 || (size_t)rows * (size_t)cols != n)
+            goto out;
+    }
+    cell = 512 / (rows > cols ? rows : cols);
+    cell = cell < 4 ? 4 : cell > 64 ? 64 : cell;
+    if (cols * cell > PNG_MAX_SIDE)
+        cell = PNG_MAX_SIDE / cols;
+    if (rows * cell > PNG_MAX_SIDE || cell < 1)
+        goto out;
+    v = xcalloc(n, sizeof *v);
+    mark = xcalloc(n, 1);
+    for (i = 0; i < n; i++) {
+        json_t *d, *th, *cr;
+        row = json_array_get(cells, i);
+        d = json_object_get(row, "D");
+        th = json_object_get(row, "theta");
+        cr = json_object_get(row, "critical");
+        v[i] = json_is_number(d) ? json_number_value(d) : NAN;
+        if (v[i] > vmax)
+            vmax = v[i];
+        mark[i] = json_is_number(th) && json_is_number(cr) &&
+                  json_number_value(th) <= json_number_value(cr);
+    }
+    rgb = xmalloc((size_t)rows * cell * (size_t)cols * cell * 3);
+    if (png_draw_heatmap(v, mark, rows, cols, cell, vmax, rgb) == 0 &&
+        png_encode_rgb(rgb, cols * cell, rows * cell, png, len) == 0)
+        rc = 0;
+out:
+    free(v);
+    free(mark);
+    free(rgb);
+    json_decref(doc);
+    return rc;
+}
+
+/* GET /v1/jobs/{id}/cells?offset=&limit=&format=json|csv|png: the study's
  * cells in index order, each with its status; a done cell's item is its
- * row as in the result. format=csv: the table (text/csv) once succeeded. */
+ * row as in the result. format=csv: the table (text/csv) once succeeded;
+ * format=png: the heat map of D over the grid, once succeeded. */
 static void get_cells(struct app *app, const struct http_request *req, struct http_response *resp,
                       int64_t id)
 {
@@ -1271,9 +1329,9 @@ static void get_cells(struct app *app, const struct http_request *req, struct ht
     if (int_param(req, resp, "offset", 0, INT64_MAX / 2, &offset) < 0 ||
         int_param(req, resp, "limit", 1, CELLS_MAX_LIMIT, &limit) < 0)
         return;
-    if (fv && strcmp(fv, "json") != 0 && strcmp(fv, "csv") != 0) {
+    if (fv && strcmp(fv, "json") != 0 && strcmp(fv, "csv") != 0 && strcmp(fv, "png") != 0) {
         param_problem(resp, req, PROBLEM_INVALID_PARAMETER, "format",
-                      "format must be json or csv, got \"%.64s\"", fv);
+                      "format must be json, csv or png, got \"%.64s\"", fv);
         return;
     }
     if (load_job(app, req, resp, id, &job) != 0)
@@ -1299,6 +1357,27 @@ static void get_cells(struct app *app, const struct http_request *req, struct ht
             goto out;
         }
         http_response_body(resp, 200, "text/csv; charset=utf-8", csv, strlen(csv));
+        cache_headers(resp, etag);
+        goto out;
+    }
+    if (fv && strcmp(fv, "png") == 0) {
+        unsigned char *png = NULL;
+        size_t plen = 0;
+        if (require_succeeded(req, resp, &job) != 0 || not_modified(req, resp, etag))
+            goto out;
+        char *result = NULL;
+        rc = queue_get_result(app->store, id, &result);
+        if (rc != QUEUE_OK) {
+            queue_problem(resp, req, rc, "reading the result");
+            goto out;
+        }
+        rc = study_heatmap_png(result, &png, &plen);
+        free(result);
+        if (rc != 0) {
+            problem(resp, req, PROBLEM_INTERNAL, "the heat map of study %" PRId64 " failed", id);
+            goto out;
+        }
+        http_response_body(resp, 200, CT_PNG, (char *)png, plen);
         cache_headers(resp, etag);
         goto out;
     }

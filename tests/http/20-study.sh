@@ -66,6 +66,30 @@ expect_status 200 GET "/v1/jobs/$id/cells?format=csv"
 case "$(hdr Content-Type)" in text/csv*) ;; *) fail "csv Content-Type: $(hdr Content-Type)" ;; esac
 cmp -s "$TB_TMP/body" "$TB_TMP/cli.csv" || fail "CSV differs from run --csv"
 
+# The heat map of D: a PNG whose size is the grid times the cell size, one
+# colour per cell, convex cells framed in white.
+expect_status 200 GET "/v1/jobs/$id/cells?format=png"
+check_eq "$(hdr Content-Type)" image/png "png Content-Type"
+rows=$(jq '.axes[0].values | length' "$TB_TMP/cli.json")
+cols=$(jq '.axes[1].values | length' "$TB_TMP/cli.json")
+/usr/bin/python3 - "$TB_TMP/body" "$rows" "$cols" <<'PYEOF' || fail "heat map PNG"
+import struct, sys, zlib
+data = open(sys.argv[1], "rb").read()
+rows, cols = int(sys.argv[2]), int(sys.argv[3])
+assert data[:8] == b"\x89PNG\r\n\x1a\n", "signature"
+w, h, depth, ctype = struct.unpack(">IIBB", data[16:26])
+cell = max(4, min(64, 512 // max(rows, cols)))
+assert (w, h, depth, ctype) == (cols * cell, rows * cell, 8, 2), (w, h, depth, ctype)
+pos, idat = 8, b""
+while pos < len(data):
+    n, kind = struct.unpack(">I4s", data[pos:pos + 8])
+    if kind == b"IDAT":
+        idat += data[pos + 8:pos + 8 + n]
+    pos += 12 + n
+raw = zlib.decompress(idat)
+assert len(raw) == h * (1 + 3 * w), len(raw)
+PYEOF
+
 # Bad query parameters, unknown jobs, sweeps, sweep-only routes.
 expect_problem 400 GET "/v1/jobs/$id/cells?limit=0"
 expect_problem 400 GET "/v1/jobs/$id/cells?format=xml"
