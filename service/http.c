@@ -328,6 +328,17 @@ static void body_append(struct req_ctx *rc, const char *data, size_t n)
     rc->buf[rc->len] = '\0';
 }
 
+/* Adds the bytes of one header or query key and value to *cls (a size_t). */
+static enum MHD_Result count_bytes(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   const char *value)
+{
+    size_t *n = cls;
+
+    (void)kind;
+    *n += (key ? strlen(key) : 0) + (value ? strlen(value) : 0);
+    return MHD_YES;
+}
+
 static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char *url,
                                  const char *method, const char *version, const char *upload_data,
                                  size_t *upload_size, void **con_cls)
@@ -347,6 +358,9 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
         rc->req._conn = c;
         rc->req.content_length = parse_content_length(
             MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH));
+        rc->req.target_bytes = strlen(url);
+        MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, count_bytes, &rc->req.target_bytes);
+        MHD_get_connection_values(c, MHD_HEADER_KIND, count_bytes, &rc->req.header_bytes);
         *con_cls = rc;
         cap = s->h.headers(s->h.user, &rc->req, &rc->resp);
         if (cap < 0) {
@@ -597,6 +611,7 @@ int http_start(uv_loop_t *loop, const struct http_config *cfg, const struct http
     s->d = MHD_start_daemon(flags, 0, NULL, NULL, on_access, s, MHD_OPTION_EXTERNAL_LOGGER,
                             on_mhd_log, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
                             MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->conn_limit,
+                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONN_MEMORY,
                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->conn_timeout_s,
                             MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
                             MHD_OPTION_UNESCAPE_CALLBACK, unescape_keep_nul, s,

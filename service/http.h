@@ -34,6 +34,8 @@ struct http_request {
     size_t body_len;
     int body_too_large;     /* the body passed the cap: answer 413 */
     int64_t content_length; /* the Content-Length header, or -1 when absent/bad */
+    size_t target_bytes;    /* path plus query keys and values, decoded */
+    size_t header_bytes;    /* header names plus values */
     struct MHD_Connection *_conn;
 };
 
@@ -49,6 +51,12 @@ int http_query_each(const struct http_request *r,
                     int (*fn)(void *user, const char *key, const char *value), void *user);
 
 #define HTTP_MAX_HEADERS 16
+
+/* Requests over these are answered 414 / 431 problem+json by the handler;
+ * MHD itself refuses what does not fit HTTP_CONN_MEMORY (its own 4xx). */
+#define HTTP_MAX_TARGET (16 * 1024)
+#define HTTP_MAX_HEADER_BYTES (32 * 1024)
+#define HTTP_CONN_MEMORY (256 * 1024)
 
 /*
  * Streamed bodies (e.g. Server-Sent Events). The producer copies at most

@@ -26,6 +26,8 @@ static const struct problem_type types[PROBLEM__COUNT] = {
     [PROBLEM_JOB_FINISHED] = {"job-finished", 409, "Job already finished"},
     [PROBLEM_BODY_TOO_LARGE] = {"body-too-large", 413, "Request body too large"},
     [PROBLEM_UNSUPPORTED_MEDIA] = {"unsupported-media-type", 415, "Unsupported media type"},
+    [PROBLEM_URI_TOO_LONG] = {"uri-too-long", 414, "Request target too long"},
+    [PROBLEM_HEADERS_TOO_LARGE] = {"headers-too-large", 431, "Request header fields too large"},
     [PROBLEM_INVALID_SPEC] = {"invalid-spec", 422, "Invalid job spec"},
     [PROBLEM_IDEMPOTENCY_REUSE] = {"idempotency-key-reused", 422,
                                    "Idempotency-Key reused with a different spec"},

@@ -31,6 +31,8 @@ enum problem_kind {
     PROBLEM_JOB_FINISHED,       /* 409 the job is already finished */
     PROBLEM_BODY_TOO_LARGE,     /* 413 body over --max-body */
     PROBLEM_UNSUPPORTED_MEDIA,  /* 415 body is not application/json */
+    PROBLEM_URI_TOO_LONG,       /* 414 request target over HTTP_MAX_TARGET */
+    PROBLEM_HEADERS_TOO_LARGE,  /* 431 header fields over HTTP_MAX_HEADER_BYTES */
     PROBLEM_INVALID_SPEC,       /* 422 JSON, but not a valid spec or over a limit */
     PROBLEM_IDEMPOTENCY_REUSE,  /* 422 Idempotency-Key used before for another spec */
     PROBLEM_INVALID_WINDOW,     /* 422 a fit window outside the job's levels */

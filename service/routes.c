@@ -1483,6 +1483,16 @@ static int64_t on_headers(void *user, const struct http_request *req, struct htt
     struct app *app = user;
     struct route_match m;
 
+    if (req->target_bytes > HTTP_MAX_TARGET) {
+        problem(resp, req, PROBLEM_URI_TOO_LONG, "the request target has %zu bytes; at most %d",
+                req->target_bytes, HTTP_MAX_TARGET);
+        return -1;
+    }
+    if (req->header_bytes > HTTP_MAX_HEADER_BYTES) {
+        problem(resp, req, PROBLEM_HEADERS_TOO_LARGE, "the header fields have %zu bytes; at most %d",
+                req->header_bytes, HTTP_MAX_HEADER_BYTES);
+        return -1;
+    }
     if (auth_refused(app, req, resp))
         return -1;
     if (route_or_answer(req, resp, &m))
