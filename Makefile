@@ -121,7 +121,7 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libtbsvc.a $(BUILD)/libtbcore.a
 	  $(BUILD)/libtbsvc.a $(BUILD)/libtbcore.a $(ALL_LDFLAGS) $(PKG_LIBS) $(CHECK_LIBS) -lpthread -lm
 
 test: deps
-	$(Q)$(MAKE) --no-print-directory unit cli http browser
+	$(Q)$(MAKE) --no-print-directory unit cli http browser fuzz-regress
 	$(Q)$(if $(SANITIZER),,$(MAKE) --no-print-directory check-asan)
 
 # The unit, CLI and HTTP suites again under AddressSanitizer (in

@@ -9,7 +9,8 @@
 #                                    $CC (default cc; ASan + UBSan when it has
 #                                    them) and no libFuzzer: quick, no clang
 #
-# Targets: fuzz_spec (service/codec.c, service/study.c and the
+# Targets: fuzz_http (router.c, auth.c: the request path below MHD) and
+# fuzz_spec (service/codec.c, service/study.c and the
 # service/jsonfmt.c they print with). A target is a
 # driver tests/fuzz/<name>.c, seeds in tests/fuzz/corpus/<short>/, a
 # dictionary tests/fuzz/dict/<short>.dict and regression inputs (inputs that
@@ -18,7 +19,7 @@
 # seeds. To add a target, list it in TARGETS with the service sources it
 # needs (target_sources below).
 #
-# Knobs: FUZZ_SECONDS (per target), FUZZ_ARGS (extra libFuzzer flags),
+# Knobs: FUZZ_TARGETS (default both), FUZZ_SECONDS (per target), FUZZ_ARGS (extra libFuzzer flags),
 # CC (replay build), CLANG (fuzz build, default clang). Everything built or
 # found goes to build-fuzz/: the working corpus (new inputs; the committed
 # seeds are only read), crash artifacts, and the binaries. Fuzzing uses one
@@ -34,7 +35,7 @@ set -eu
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
 OUT=build-fuzz
-TARGETS="fuzz_spec"
+TARGETS=${FUZZ_TARGETS:-"fuzz_spec fuzz_http"}
 FUZZ_SECONDS=${FUZZ_SECONDS:-60}
 CLANG=${CLANG:-clang}
 MODE=fuzz
@@ -44,6 +45,7 @@ MODE=fuzz
 target_sources() {
     case "$1" in
     fuzz_spec) echo "service/codec.c service/study.c service/jsonfmt.c" ;;
+    fuzz_http) echo "service/router.c service/base64.c service/auth.c service/sha256.c" ;;
     *) echo "run.sh: unknown target $1" >&2; exit 2 ;;
     esac
 }
