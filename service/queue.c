@@ -156,42 +156,12 @@ static int stmt(struct store *s, int id, sqlite3_stmt **out)
     return store__stmt(s, id, sql_text[id], out);
 }
 
-/* Steps a statement that returns no row; 0 or a QUEUE_E* code. The caller
- * resets it. */
-static int step_done(sqlite3_stmt *st)
-{
-    int rc = sqlite3_step(st);
-
-    if (rc == SQLITE_DONE)
-        return QUEUE_OK;
-    return store__map(rc == SQLITE_ROW ? SQLITE_ERROR : rc);
-}
-
-/* Steps a query: 1 for a row, 0 when done, or a QUEUE_E* code. */
-static int step_row(sqlite3_stmt *st)
-{
-    int rc = sqlite3_step(st);
-
-    if (rc == SQLITE_ROW)
-        return 1;
-    if (rc == SQLITE_DONE)
-        return 0;
-    return store__map(rc);
-}
-
 /* Text column i, or "" when NULL. Borrowed until the statement moves on. */
 static const char *column_str(sqlite3_stmt *st, int i)
 {
     const unsigned char *t = sqlite3_column_text(st, i);
 
     return t ? (const char *)t : "";
-}
-
-static int bind_text(sqlite3_stmt *st, int i, const char *v)
-{
-    int rc = v ? sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC) : sqlite3_bind_null(st, i);
-
-    return store__map(rc);
 }
 
 /* ---- names -------------------------------------------------------------- */
@@ -241,22 +211,6 @@ void tile_claim_free(struct tile_claim *c)
     memset(c, 0, sizeof *c);
 }
 
-/* Copies text column i into *out (owned by the caller; NULL for SQL NULL). */
-static int column_dup(sqlite3_stmt *st, int i, char **out)
-{
-    const unsigned char *t = sqlite3_column_text(st, i);
-    int len = sqlite3_column_bytes(st, i);
-
-    *out = NULL;
-    if (!t)
-        return sqlite3_column_type(st, i) == SQLITE_NULL ? QUEUE_OK : QUEUE_ENOMEM;
-    *out = malloc((size_t)len + 1);
-    if (!*out)
-        return QUEUE_ENOMEM;
-    memcpy(*out, t, (size_t)len + 1);
-    return QUEUE_OK;
-}
-
 /* Fills j (owned by the caller afterwards) from a row of JOB_COLS. */
 static int job_from_row(sqlite3_stmt *st, struct job *j)
 {
@@ -274,13 +228,13 @@ static int job_from_row(sqlite3_stmt *st, struct job *j)
     j->started_ms = sqlite3_column_int64(st, 9);
     j->finished_ms = sqlite3_column_int64(st, 10);
     j->revision = sqlite3_column_int64(st, 11);
-    ret = column_dup(st, 2, &j->name);
+    ret = store__column_dup(st, 2, &j->name);
     if (ret == QUEUE_OK)
-        ret = column_dup(st, 3, &j->spec_json);
+        ret = store__column_dup(st, 3, &j->spec_json);
     if (ret == QUEUE_OK)
-        ret = column_dup(st, 12, &j->error);
+        ret = store__column_dup(st, 12, &j->error);
     if (ret == QUEUE_OK)
-        ret = column_dup(st, 13, &j->summary_json);
+        ret = store__column_dup(st, 13, &j->summary_json);
     if (ret != QUEUE_OK)
         job_free(j);
     return ret;
@@ -296,7 +250,7 @@ static int load_job(struct store *s, int64_t id, struct job *out)
     if (ret != QUEUE_OK)
         goto out;
     sqlite3_bind_int64(st, 1, id);
-    ret = step_row(st);
+    ret = store__step_row(st);
     if (ret == 1)
         ret = job_from_row(st, out);
     else if (ret == 0)
@@ -308,22 +262,21 @@ out:
 
 /* ---- enqueue ------------------------------------------------------------ */
 
-/* Looks the idempotency key up: *job_id = its job, or 0 when unused.
- * QUEUE_ECONFLICT when the key names a job of another request hash. */
-static int idem_lookup(struct store *s, const struct queue_submit *sub, int64_t *job_id)
+int queue__idem_lookup(struct store *s, const char *key, const char *request_hash,
+                       int64_t *job_id)
 {
     sqlite3_stmt *st = NULL;
-    const char *hash, *want = sub->request_hash ? sub->request_hash : "";
+    const char *hash, *want = request_hash ? request_hash : "";
     int ret;
 
     *job_id = 0;
     ret = stmt(s, Q_IDEM_GET, &st);
     if (ret != QUEUE_OK)
         goto out;
-    ret = bind_text(st, 1, sub->idem_key);
+    ret = store__bind_text(st, 1, key);
     if (ret != QUEUE_OK)
         goto out;
-    ret = step_row(st);
+    ret = store__step_row(st);
     if (ret <= 0)
         goto out;
     hash = (const char *)sqlite3_column_text(st, 1);
@@ -346,7 +299,7 @@ static int active_count(struct store *s, int64_t *n)
     ret = stmt(s, Q_ACTIVE_COUNT, &st);
     if (ret != QUEUE_OK)
         goto out;
-    ret = step_row(st);
+    ret = store__step_row(st);
     if (ret == 1) {
         *n = sqlite3_column_int64(st, 0);
         ret = QUEUE_OK;
@@ -367,20 +320,20 @@ static int insert_job(struct store *s, const struct queue_submit *sub, int64_t t
     ret = stmt(s, Q_JOB_INSERT, &st);
     if (ret != QUEUE_OK)
         goto out;
-    ret = bind_text(st, 1, sub->name);
+    ret = store__bind_text(st, 1, sub->name);
     if (ret == QUEUE_OK)
-        ret = bind_text(st, 2, sub->spec_json);
+        ret = store__bind_text(st, 2, sub->spec_json);
     if (ret == QUEUE_OK)
-        ret = bind_text(st, 7, sub->idem_key);
+        ret = store__bind_text(st, 7, sub->idem_key);
     if (ret == QUEUE_OK)
-        ret = bind_text(st, 8, sub->idem_key ? sub->request_hash : NULL);
+        ret = store__bind_text(st, 8, sub->idem_key ? sub->request_hash : NULL);
     if (ret != QUEUE_OK)
         goto out;
     sqlite3_bind_int64(st, 3, (sqlite3_int64)sub->points);
     sqlite3_bind_int64(st, 4, (sqlite3_int64)sub->tile_points);
     sqlite3_bind_int64(st, 5, tiles);
     sqlite3_bind_int64(st, 6, now_ms);
-    ret = step_done(st);
+    ret = store__step_done(st);
     if (ret == QUEUE_OK)
         *job_id = sqlite3_last_insert_rowid(s->db);
 out:
@@ -406,7 +359,7 @@ static int insert_tiles(struct store *s, int64_t job_id, uint64_t points, uint64
         sqlite3_bind_int64(st, 2, i);
         sqlite3_bind_int64(st, 3, (sqlite3_int64)begin);
         sqlite3_bind_int64(st, 4, (sqlite3_int64)count);
-        ret = step_done(st);
+        ret = store__step_done(st);
         sqlite3_reset(st);
         if (ret != QUEUE_OK)
             goto out;
@@ -438,7 +391,7 @@ int queue_enqueue(struct store *s, const struct queue_submit *sub, int64_t now_m
     if (ret != QUEUE_OK)
         return ret;
     if (sub->idem_key) {
-        ret = idem_lookup(s, sub, &job_id);
+        ret = queue__idem_lookup(s, sub->idem_key, sub->request_hash, &job_id);
         if (ret != QUEUE_OK)
             goto out;
         if (job_id != 0) {
@@ -493,13 +446,13 @@ int queue_claim(struct store *s, int64_t now_ms, int64_t lease_ms, struct tile_c
     ret = stmt(s, Q_CLAIM_JOB, &st);
     if (ret != QUEUE_OK)
         goto out;
-    ret = step_row(st);
+    ret = store__step_row(st);
     if (ret == 0)
         ret = QUEUE_ENOENT;
     if (ret < 0)
         goto out;
     job_id = sqlite3_column_int64(st, 0);
-    ret = column_dup(st, 1, &out->spec_json);
+    ret = store__column_dup(st, 1, &out->spec_json);
     store__reset(st);
     if (ret != QUEUE_OK)
         goto out;
@@ -512,7 +465,7 @@ int queue_claim(struct store *s, int64_t now_ms, int64_t lease_ms, struct tile_c
     if (ret != QUEUE_OK)
         goto out;
     sqlite3_bind_int64(st, 1, job_id);
-    ret = step_row(st);
+    ret = store__step_row(st);
     if (ret == 0)
         ret = QUEUE_EIO; /* the job query just saw a pending tile */
     if (ret < 0)
@@ -526,7 +479,7 @@ int queue_claim(struct store *s, int64_t now_ms, int64_t lease_ms, struct tile_c
     if (sqlite3_column_type(st, 4) != SQLITE_NULL) {
         out->cell = sqlite3_column_int64(st, 4);
         free(out->spec_json);
-        ret = column_dup(st, 5, &out->spec_json);
+        ret = store__column_dup(st, 5, &out->spec_json);
         if (ret == QUEUE_OK && !out->spec_json)
             ret = QUEUE_EIO; /* a study tile without its cell */
         if (ret != QUEUE_OK)
@@ -541,7 +494,7 @@ int queue_claim(struct store *s, int64_t now_ms, int64_t lease_ms, struct tile_c
     sqlite3_bind_int64(st, 2, out->idx);
     sqlite3_bind_int(st, 3, out->attempt);
     sqlite3_bind_int64(st, 4, now_ms + lease_ms);
-    ret = step_done(st);
+    ret = store__step_done(st);
     store__reset(st);
     if (ret != QUEUE_OK)
         goto out;
@@ -553,7 +506,7 @@ int queue_claim(struct store *s, int64_t now_ms, int64_t lease_ms, struct tile_c
     sqlite3_bind_int64(st, 2, out->idx);
     sqlite3_bind_int(st, 3, out->attempt);
     sqlite3_bind_int64(st, 4, now_ms);
-    ret = step_done(st);
+    ret = store__step_done(st);
     store__reset(st);
     if (ret != QUEUE_OK)
         goto out;
@@ -563,7 +516,7 @@ int queue_claim(struct store *s, int64_t now_ms, int64_t lease_ms, struct tile_c
         goto out;
     sqlite3_bind_int64(st, 1, job_id);
     sqlite3_bind_int64(st, 2, now_ms);
-    ret = step_done(st);
+    ret = store__step_done(st);
     store__reset(st);
     if (ret == QUEUE_OK)
         ret = store__commit(s);
@@ -587,7 +540,7 @@ int queue_heartbeat(struct store *s, int64_t job_id, int64_t idx, int attempt, i
     sqlite3_bind_int64(st, 2, idx);
     sqlite3_bind_int(st, 3, attempt);
     sqlite3_bind_int64(st, 4, until_ms);
-    ret = step_done(st);
+    ret = store__step_done(st);
     if (ret == QUEUE_OK && sqlite3_changes(s->db) == 0)
         ret = QUEUE_ESTALE;
 out:
@@ -612,7 +565,7 @@ static int end_attempt(struct store *s, int64_t job_id, int64_t idx, int attempt
     sqlite3_bind_int(st, 3, attempt);
     sqlite3_bind_text(st, 4, outcome_names[outcome], -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 5, now_ms);
-    ret = step_done(st);
+    ret = store__step_done(st);
 out:
     store__reset(st);
     return ret;
@@ -681,7 +634,7 @@ int queue_finish_tile(struct store *s, int64_t job_id, int64_t idx, int attempt,
         goto out;
     sqlite3_bind_int64(st, 1, job_id);
     sqlite3_bind_int64(st, 2, idx);
-    ret = step_row(st);
+    ret = store__step_row(st);
     if (ret == 0)
         ret = QUEUE_ESTALE; /* job (or tile) deleted */
     if (ret < 0)
@@ -728,7 +681,7 @@ int queue_finish_tile(struct store *s, int64_t job_id, int64_t idx, int attempt,
     sqlite3_bind_int64(st, 4, (sqlite3_int64)divergent);
     sqlite3_bind_int64(st, 5, (sqlite3_int64)lane_steps);
     sqlite3_bind_int64(st, 6, now_ms);
-    ret = step_done(st);
+    ret = store__step_done(st);
     store__reset(st);
     st = NULL;
     if (ret != QUEUE_OK)
@@ -743,14 +696,14 @@ int queue_finish_tile(struct store *s, int64_t job_id, int64_t idx, int attempt,
         goto out;
     sqlite3_bind_int64(st, 1, job_id);
     sqlite3_bind_int64(st, 2, (sqlite3_int64)count);
-    ret = step_row(st);
+    ret = store__step_row(st);
     if (ret == 0)
         ret = QUEUE_EIO;
     if (ret < 0)
         goto out;
     if (job_complete)
         *job_complete = sqlite3_column_int(st, 0);
-    ret = step_row(st); /* runs the RETURNING statement to its end */
+    ret = store__step_row(st); /* runs the RETURNING statement to its end */
     if (ret < 0)
         goto out;
     store__reset(st);
@@ -777,7 +730,7 @@ static int release_leases(struct store *s, int64_t job_id, int64_t now_ms)
         goto out;
     sqlite3_bind_int64(st, 1, job_id);
     sqlite3_bind_int64(st, 2, now_ms);
-    ret = step_done(st);
+    ret = store__step_done(st);
     store__reset(st);
     st = NULL;
     if (ret != QUEUE_OK)
@@ -786,7 +739,7 @@ static int release_leases(struct store *s, int64_t job_id, int64_t now_ms)
     if (ret != QUEUE_OK)
         goto out;
     sqlite3_bind_int64(st, 1, job_id);
-    ret = step_done(st);
+    ret = store__step_done(st);
 out:
     store__reset(st);
     return ret;
@@ -806,11 +759,11 @@ static int end_job(struct store *s, int64_t job_id, enum job_status to, const ch
         goto out;
     sqlite3_bind_int64(st, 1, job_id);
     sqlite3_bind_text(st, 2, job_status_name(to), -1, SQLITE_STATIC);
-    ret = bind_text(st, 3, reason);
+    ret = store__bind_text(st, 3, reason);
     if (ret != QUEUE_OK)
         goto out;
     sqlite3_bind_int64(st, 4, now_ms);
-    ret = step_done(st);
+    ret = store__step_done(st);
     if (ret != QUEUE_OK)
         goto out;
     *changed = sqlite3_changes(s->db) > 0;
@@ -845,7 +798,7 @@ static int list_expired(struct store *s, int64_t now_ms, struct expired **out, s
     if (ret != QUEUE_OK)
         goto out;
     sqlite3_bind_int64(st, 1, now_ms);
-    while ((ret = step_row(st)) == 1) {
+    while ((ret = store__step_row(st)) == 1) {
         if (*n == cap) {
             cap = cap ? cap * 2 : 16;
             grown = realloc(v, cap * sizeof *v);
@@ -884,7 +837,7 @@ static int requeue_one(struct store *s, const struct expired *e, int64_t now_ms,
     sqlite3_bind_int64(st, 1, e->job_id);
     sqlite3_bind_int64(st, 2, e->idx);
     sqlite3_bind_int(st, 3, e->attempt);
-    ret = step_done(st);
+    ret = store__step_done(st);
     if (ret != QUEUE_OK)
         goto out;
     *requeued = sqlite3_changes(s->db) > 0;
@@ -907,7 +860,7 @@ static int expired_count(struct store *s, int64_t job_id, int64_t idx, int *n)
         goto out;
     sqlite3_bind_int64(st, 1, job_id);
     sqlite3_bind_int64(st, 2, idx);
-    ret = step_row(st);
+    ret = store__step_row(st);
     if (ret == 1) {
         *n = sqlite3_column_int(st, 0);
         ret = QUEUE_OK;
@@ -933,7 +886,7 @@ int queue_release(struct store *s, int64_t job_id, int64_t idx, int attempt, int
     sqlite3_bind_int64(st, 1, job_id);
     sqlite3_bind_int64(st, 2, idx);
     sqlite3_bind_int(st, 3, attempt);
-    ret = step_done(st);
+    ret = store__step_done(st);
     if (ret != QUEUE_OK)
         goto out;
     if (sqlite3_changes(s->db) == 0) {
@@ -1010,7 +963,7 @@ int queue_load_labels(struct store *s, int64_t job_id, uint64_t *bits)
     if (ret != QUEUE_OK)
         goto out;
     sqlite3_bind_int64(st, 1, job_id);
-    while ((ret = step_row(st)) == 1) {
+    while ((ret = store__step_row(st)) == 1) {
         if (first) {
             total = (uint64_t)sqlite3_column_int64(st, 0);
             memset(bits, 0, (size_t)(tb_label_words(total) * sizeof *bits));
@@ -1065,7 +1018,7 @@ int queue_complete(struct store *s, int64_t job_id, const char *result_json,
     if (ret != QUEUE_OK)
         goto out;
     sqlite3_bind_int64(st, 1, job_id);
-    ret = step_row(st);
+    ret = store__step_row(st);
     if (ret == 0)
         ret = QUEUE_ENOENT;
     if (ret < 0)
@@ -1082,11 +1035,11 @@ int queue_complete(struct store *s, int64_t job_id, const char *result_json,
     if (ret != QUEUE_OK)
         goto out;
     sqlite3_bind_int64(st, 1, job_id);
-    ret = bind_text(st, 2, summary_json);
+    ret = store__bind_text(st, 2, summary_json);
     if (ret != QUEUE_OK)
         goto out;
     sqlite3_bind_int64(st, 3, now_ms);
-    ret = step_done(st);
+    ret = store__step_done(st);
     store__reset(st);
     if (ret != QUEUE_OK)
         goto out;
@@ -1095,9 +1048,9 @@ int queue_complete(struct store *s, int64_t job_id, const char *result_json,
     if (ret != QUEUE_OK)
         goto out;
     sqlite3_bind_int64(st, 1, job_id);
-    ret = bind_text(st, 2, result_json);
+    ret = store__bind_text(st, 2, result_json);
     if (ret == QUEUE_OK)
-        ret = step_done(st);
+        ret = store__step_done(st);
     store__reset(st);
     if (ret == QUEUE_OK)
         ret = store__commit(s);
@@ -1161,7 +1114,7 @@ int queue_delete(struct store *s, int64_t job_id)
     if (ret != QUEUE_OK)
         goto out;
     sqlite3_bind_int64(st, 1, job_id);
-    ret = step_done(st);
+    ret = store__step_done(st);
     if (ret == QUEUE_OK && sqlite3_changes(s->db) == 0)
         ret = QUEUE_ENOENT;
 out:
@@ -1186,11 +1139,11 @@ int queue_get_result(struct store *s, int64_t job_id, char **result_json)
     if (ret != QUEUE_OK)
         goto out;
     sqlite3_bind_int64(st, 1, job_id);
-    ret = step_row(st);
+    ret = store__step_row(st);
     if (ret == 0)
         ret = QUEUE_ENOENT;
     if (ret == 1)
-        ret = column_dup(st, 0, result_json);
+        ret = store__column_dup(st, 0, result_json);
     if (ret == QUEUE_OK && !*result_json)
         ret = QUEUE_EIO;
 out:
@@ -1215,7 +1168,7 @@ int queue_list(struct store *s, const enum job_status *status, int64_t cursor, i
     sqlite3_bind_int64(st, 2, (sqlite3_int64)limit + 1); /* one more: is there a next page? */
     if (status)
         sqlite3_bind_text(st, 3, job_status_name(*status), -1, SQLITE_STATIC);
-    while ((ret = step_row(st)) == 1) {
+    while ((ret = store__step_row(st)) == 1) {
         if (*n == limit) {
             *next_cursor = out[limit - 1].id;
             ret = 0;
@@ -1247,7 +1200,7 @@ int queue_counts(struct store *s, int64_t counts[5])
     ret = stmt(s, Q_COUNTS, &st);
     if (ret != QUEUE_OK)
         goto out;
-    while ((ret = step_row(st)) == 1) {
+    while ((ret = store__step_row(st)) == 1) {
         if (job_status_parse((const char *)sqlite3_column_text(st, 0), &js) != QUEUE_OK) {
             ret = QUEUE_EIO;
             goto out;
@@ -1279,7 +1232,7 @@ int queue_prune(struct store *s, int64_t succeeded_before_ms, int64_t failed_bef
     sqlite3_bind_int64(st, 1, succeeded_before_ms);
     sqlite3_bind_int64(st, 2, failed_before_ms);
     sqlite3_bind_int(st, 3, batch);
-    ret = step_done(st);
+    ret = store__step_done(st);
     if (ret == QUEUE_OK)
         *deleted = sqlite3_changes(s->db);
 out:
@@ -1303,7 +1256,7 @@ int queue_tile_attempts(struct store *s, int64_t job_id, struct tile_attempt *ou
     if (ret != QUEUE_OK)
         goto out;
     sqlite3_bind_int64(st, 1, job_id);
-    ret = step_row(st);
+    ret = store__step_row(st);
     store__reset(st);
     if (ret == 0)
         ret = QUEUE_ENOENT;
@@ -1315,7 +1268,7 @@ int queue_tile_attempts(struct store *s, int64_t job_id, struct tile_attempt *ou
         goto out;
     sqlite3_bind_int64(st, 1, job_id);
     sqlite3_bind_int(st, 2, cap);
-    while ((ret = step_row(st)) == 1) {
+    while ((ret = store__step_row(st)) == 1) {
         struct tile_attempt *a = &out[*n];
 
         a->job_id = job_id;

@@ -28,7 +28,6 @@
 #include "tb.h"
 
 enum {
-    S_IDEM_GET,
     S_ACTIVE_COUNT,
     S_REUSE_CELL,
     S_REUSE_SWEEP,
@@ -63,7 +62,6 @@ _Static_assert(STORE_STUDY_STMT_BASE + S__COUNT <= STORE_MAX_STMTS, "grow STORE_
 #define CELL_COLS "idx, status, reused, dup_of, reused_from, tile_first, tiles, points, row_json"
 
 static const char *const sql_text[S__COUNT] = {
-    [S_IDEM_GET] = "SELECT id, request_hash FROM jobs WHERE idem_key = ?1",
     [S_ACTIVE_COUNT] = "SELECT count(*) FROM jobs WHERE status IN ('queued', 'running')",
     /* Index cells_reuse: the newest finished cell with its own labels. */
     [S_REUSE_CELL] = "SELECT job_id, tile_first, tiles FROM cells WHERE spec_hash = ?1 "
@@ -118,49 +116,6 @@ static int stmt(struct store *s, int id, sqlite3_stmt **out)
     return store__stmt(s, STORE_STUDY_STMT_BASE + id, sql_text[id], out);
 }
 
-/* As queue.c's helpers of the same names. */
-static int step_done(sqlite3_stmt *st)
-{
-    int rc = sqlite3_step(st);
-
-    if (rc == SQLITE_DONE)
-        return QUEUE_OK;
-    return store__map(rc == SQLITE_ROW ? SQLITE_ERROR : rc);
-}
-
-static int step_row(sqlite3_stmt *st)
-{
-    int rc = sqlite3_step(st);
-
-    if (rc == SQLITE_ROW)
-        return 1;
-    if (rc == SQLITE_DONE)
-        return 0;
-    return store__map(rc);
-}
-
-static int bind_text(sqlite3_stmt *st, int i, const char *v)
-{
-    int rc = v ? sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC) : sqlite3_bind_null(st, i);
-
-    return store__map(rc);
-}
-
-static int column_dup(sqlite3_stmt *st, int i, char **out)
-{
-    const unsigned char *t = sqlite3_column_text(st, i);
-    int len = sqlite3_column_bytes(st, i);
-
-    *out = NULL;
-    if (!t)
-        return sqlite3_column_type(st, i) == SQLITE_NULL ? QUEUE_OK : QUEUE_ENOMEM;
-    *out = malloc((size_t)len + 1);
-    if (!*out)
-        return QUEUE_ENOMEM;
-    memcpy(*out, t, (size_t)len + 1);
-    return QUEUE_OK;
-}
-
 /* Runs a one-integer query bound to (a, b); *v = its value (0 when no row). */
 static int query_int(struct store *s, int id, int64_t a, int64_t b, int64_t *v, int *found)
 {
@@ -176,7 +131,7 @@ static int query_int(struct store *s, int id, int64_t a, int64_t b, int64_t *v, 
     sqlite3_bind_int64(st, 1, a);
     if (sqlite3_bind_parameter_count(st) >= 2)
         sqlite3_bind_int64(st, 2, b);
-    ret = step_row(st);
+    ret = store__step_row(st);
     if (ret == 1) {
         *v = sqlite3_column_int64(st, 0);
         if (found)
@@ -196,34 +151,6 @@ struct plan {
     int64_t src_first, tiles;
 };
 
-static int idem_lookup(struct store *s, const struct queue_study_submit *sub, int64_t *job_id)
-{
-    sqlite3_stmt *st = NULL;
-    const char *hash, *want = sub->request_hash ? sub->request_hash : "";
-    int ret;
-
-    *job_id = 0;
-    ret = stmt(s, S_IDEM_GET, &st);
-    if (ret != QUEUE_OK)
-        goto out;
-    ret = bind_text(st, 1, sub->idem_key);
-    if (ret != QUEUE_OK)
-        goto out;
-    ret = step_row(st);
-    if (ret <= 0)
-        goto out;
-    hash = (const char *)sqlite3_column_text(st, 1);
-    if (strcmp(hash ? hash : "", want) != 0) {
-        ret = QUEUE_ECONFLICT;
-        goto out;
-    }
-    *job_id = sqlite3_column_int64(st, 0);
-    ret = QUEUE_OK;
-out:
-    store__reset(st);
-    return ret;
-}
-
 /* Finds stored labels for cell c: a finished cell, else a succeeded sweep. */
 static int find_reuse(struct store *s, const struct queue_cell_submit *c, struct plan *p)
 {
@@ -234,11 +161,11 @@ static int find_reuse(struct store *s, const struct queue_cell_submit *c, struct
     ret = stmt(s, S_REUSE_CELL, &st);
     if (ret != QUEUE_OK)
         goto out;
-    ret = bind_text(st, 1, c->reuse_key);
+    ret = store__bind_text(st, 1, c->reuse_key);
     if (ret != QUEUE_OK)
         goto out;
     sqlite3_bind_int64(st, 2, (sqlite3_int64)c->points);
-    ret = step_row(st);
+    ret = store__step_row(st);
     if (ret == 1) {
         p->src_job = sqlite3_column_int64(st, 0);
         p->src_first = sqlite3_column_int64(st, 1);
@@ -252,13 +179,13 @@ static int find_reuse(struct store *s, const struct queue_cell_submit *c, struct
     ret = stmt(s, S_REUSE_SWEEP, &st);
     if (ret != QUEUE_OK)
         goto out;
-    ret = bind_text(st, 1, c->spec_json);
+    ret = store__bind_text(st, 1, c->spec_json);
     if (ret == QUEUE_OK)
-        ret = bind_text(st, 2, c->alt_spec ? c->alt_spec : c->spec_json);
+        ret = store__bind_text(st, 2, c->alt_spec ? c->alt_spec : c->spec_json);
     if (ret != QUEUE_OK)
         goto out;
     sqlite3_bind_int64(st, 3, (sqlite3_int64)c->points);
-    ret = step_row(st);
+    ret = store__step_row(st);
     if (ret == 1) {
         p->src_job = sqlite3_column_int64(st, 0);
         p->src_first = 0;
@@ -281,13 +208,13 @@ static int insert_job(struct store *s, const struct queue_study_submit *sub, int
     if (ret != QUEUE_OK)
         goto out;
     sqlite3_bind_text(st, 1, running ? "running" : "queued", -1, SQLITE_STATIC);
-    ret = bind_text(st, 2, sub->name);
+    ret = store__bind_text(st, 2, sub->name);
     if (ret == QUEUE_OK)
-        ret = bind_text(st, 3, sub->spec_json);
+        ret = store__bind_text(st, 3, sub->spec_json);
     if (ret == QUEUE_OK)
-        ret = bind_text(st, 11, sub->idem_key);
+        ret = store__bind_text(st, 11, sub->idem_key);
     if (ret == QUEUE_OK)
-        ret = bind_text(st, 12, sub->idem_key ? sub->request_hash : NULL);
+        ret = store__bind_text(st, 12, sub->idem_key ? sub->request_hash : NULL);
     if (ret != QUEUE_OK)
         goto out;
     sqlite3_bind_int64(st, 4, (sqlite3_int64)points);
@@ -297,7 +224,7 @@ static int insert_job(struct store *s, const struct queue_study_submit *sub, int
     sqlite3_bind_int64(st, 8, tiles_done);
     sqlite3_bind_int64(st, 9, now_ms);
     sqlite3_bind_int64(st, 10, running ? now_ms : 0);
-    ret = step_done(st);
+    ret = store__step_done(st);
     if (ret == QUEUE_OK)
         *job_id = sqlite3_last_insert_rowid(s->db);
 out:
@@ -318,9 +245,9 @@ static int insert_cell(struct store *s, int64_t job_id, size_t i, const struct q
         goto out;
     sqlite3_bind_int64(st, 1, job_id);
     sqlite3_bind_int64(st, 2, (sqlite3_int64)i);
-    ret = bind_text(st, 3, c->spec_json);
+    ret = store__bind_text(st, 3, c->spec_json);
     if (ret == QUEUE_OK)
-        ret = bind_text(st, 4, c->reuse_key);
+        ret = store__bind_text(st, 4, c->reuse_key);
     if (ret != QUEUE_OK)
         goto out;
     sqlite3_bind_int64(st, 5, (sqlite3_int64)c->points);
@@ -335,7 +262,7 @@ static int insert_cell(struct store *s, int64_t job_id, size_t i, const struct q
     else
         sqlite3_bind_null(st, 9);
     sqlite3_bind_int(st, 10, c->dup_of >= 0 || p->src_job > 0);
-    ret = step_done(st);
+    ret = store__step_done(st);
     store__reset(st);
     st = NULL;
     if (ret != QUEUE_OK || p->tiles == 0)
@@ -352,7 +279,7 @@ static int insert_cell(struct store *s, int64_t job_id, size_t i, const struct q
         sqlite3_bind_int64(st, 5, p->src_job);
         sqlite3_bind_int64(st, 6, p->tiles);
         sqlite3_bind_int64(st, 7, now_ms);
-        ret = step_done(st);
+        ret = store__step_done(st);
         if (ret == QUEUE_OK && sqlite3_changes(s->db) != p->tiles)
             ret = QUEUE_EIO; /* the source lost a tile: cannot happen in one transaction */
         goto out;
@@ -369,7 +296,7 @@ static int insert_cell(struct store *s, int64_t job_id, size_t i, const struct q
         sqlite3_bind_int64(st, 3, (sqlite3_int64)i);
         sqlite3_bind_int64(st, 4, (sqlite3_int64)begin);
         sqlite3_bind_int64(st, 5, (sqlite3_int64)count);
-        ret = step_done(st);
+        ret = store__step_done(st);
         sqlite3_reset(st);
         if (ret != QUEUE_OK)
             goto out;
@@ -413,7 +340,7 @@ int queue_enqueue_study(struct store *s, const struct queue_study_submit *sub, i
     if (ret != QUEUE_OK)
         goto out;
     if (sub->idem_key) {
-        ret = idem_lookup(s, sub, &job_id);
+        ret = queue__idem_lookup(s, sub->idem_key, sub->request_hash, &job_id);
         if (ret != QUEUE_OK)
             goto out;
         if (job_id != 0) {
@@ -473,13 +400,13 @@ int queue_enqueue_study(struct store *s, const struct queue_study_submit *sub, i
         ret = stmt(s, S_STUDY_INSERT, &st);
         if (ret == QUEUE_OK) {
             sqlite3_bind_int64(st, 1, job_id);
-            ret = bind_text(st, 2, sub->source_json);
+            ret = store__bind_text(st, 2, sub->source_json);
             if (ret == QUEUE_OK)
-                ret = bind_text(st, 3, sub->axes_json);
+                ret = store__bind_text(st, 3, sub->axes_json);
             sqlite3_bind_int64(st, 4, (sqlite3_int64)sub->n_cells);
             sqlite3_bind_int64(st, 5, (sqlite3_int64)n_reused);
             if (ret == QUEUE_OK)
-                ret = step_done(st);
+                ret = store__step_done(st);
         }
         store__reset(st);
         if (ret != QUEUE_OK)
@@ -541,7 +468,7 @@ int queue_study_get(struct store *s, int64_t job_id, struct study_info *out)
     if (ret != QUEUE_OK)
         goto out;
     sqlite3_bind_int64(st, 1, job_id);
-    ret = step_row(st);
+    ret = store__step_row(st);
     if (ret == 0)
         ret = QUEUE_ENOENT;
     if (ret < 0)
@@ -549,9 +476,9 @@ int queue_study_get(struct store *s, int64_t job_id, struct study_info *out)
     out->cells_total = sqlite3_column_int64(st, 0);
     out->cells_done = sqlite3_column_int64(st, 1);
     out->cells_reused = sqlite3_column_int64(st, 2);
-    ret = column_dup(st, 3, &out->source_json);
+    ret = store__column_dup(st, 3, &out->source_json);
     if (ret == QUEUE_OK)
-        ret = column_dup(st, 4, &out->axes_json);
+        ret = store__column_dup(st, 4, &out->axes_json);
     if (ret == QUEUE_OK && (!out->source_json || !out->axes_json))
         ret = QUEUE_EIO;
 out:
@@ -583,9 +510,9 @@ static int cell_from_row(sqlite3_stmt *st, struct study_cell *c, int with_spec)
     c->tile_first = sqlite3_column_int64(st, 5);
     c->tiles = sqlite3_column_int64(st, 6);
     c->points = (uint64_t)sqlite3_column_int64(st, 7);
-    ret = column_dup(st, 8, &c->row_json);
+    ret = store__column_dup(st, 8, &c->row_json);
     if (ret == QUEUE_OK && with_spec)
-        ret = column_dup(st, 9, &c->spec_json);
+        ret = store__column_dup(st, 9, &c->spec_json);
     if (ret != QUEUE_OK)
         study_cell_free(c);
     return ret;
@@ -602,7 +529,7 @@ int queue_cell_get(struct store *s, int64_t job_id, int64_t idx, struct study_ce
         goto out;
     sqlite3_bind_int64(st, 1, job_id);
     sqlite3_bind_int64(st, 2, idx);
-    ret = step_row(st);
+    ret = store__step_row(st);
     if (ret == 0)
         ret = QUEUE_ENOENT;
     if (ret == 1)
@@ -630,7 +557,7 @@ int queue_cells_ready(struct store *s, int64_t job_id, int64_t *idx, int cap, in
         goto out;
     sqlite3_bind_int64(st, 1, job_id);
     sqlite3_bind_int(st, 2, cap);
-    while ((ret = step_row(st)) == 1)
+    while ((ret = store__step_row(st)) == 1)
         idx[(*n)++] = sqlite3_column_int64(st, 0);
 out:
     store__reset(st);
@@ -651,7 +578,7 @@ int queue_cell_labels(struct store *s, int64_t job_id, int64_t idx, uint64_t *bi
         goto out;
     sqlite3_bind_int64(st, 1, job_id);
     sqlite3_bind_int64(st, 2, idx);
-    while ((ret = step_row(st)) == 1) {
+    while ((ret = store__step_row(st)) == 1) {
         if (first) {
             total = (uint64_t)sqlite3_column_int64(st, 0);
             memset(bits, 0, (size_t)(tb_label_words(total) * sizeof *bits));
@@ -706,9 +633,9 @@ static int run_job_stmt(struct store *s, int id, int64_t job_id, const char *tex
         goto out;
     sqlite3_bind_int64(st, 1, job_id);
     if (text)
-        ret = bind_text(st, 2, text);
+        ret = store__bind_text(st, 2, text);
     if (ret == QUEUE_OK)
-        ret = step_done(st);
+        ret = store__step_done(st);
 out:
     store__reset(st);
     return ret;
@@ -730,7 +657,7 @@ int queue_cell_finish(struct store *s, int64_t job_id, int64_t idx, const char *
     if (ret != QUEUE_OK)
         goto out;
     sqlite3_bind_int64(st, 1, job_id);
-    ret = step_row(st);
+    ret = store__step_row(st);
     if (ret == 0)
         ret = QUEUE_ENOENT;
     if (ret < 0)
@@ -747,11 +674,11 @@ int queue_cell_finish(struct store *s, int64_t job_id, int64_t idx, const char *
         goto out;
     sqlite3_bind_int64(st, 1, job_id);
     sqlite3_bind_int64(st, 2, idx);
-    ret = bind_text(st, 3, row_json);
+    ret = store__bind_text(st, 3, row_json);
     if (ret != QUEUE_OK)
         goto out;
     sqlite3_bind_int64(st, 4, now_ms);
-    ret = step_done(st);
+    ret = store__step_done(st);
     if (ret != QUEUE_OK)
         goto out;
     changed = sqlite3_changes(s->db) > 0;
@@ -786,7 +713,7 @@ int queue_cells_page(struct store *s, int64_t job_id, int64_t offset, int limit,
     sqlite3_bind_int64(st, 1, job_id);
     sqlite3_bind_int64(st, 2, offset);
     sqlite3_bind_int(st, 3, limit);
-    while ((ret = step_row(st)) == 1) {
+    while ((ret = store__step_row(st)) == 1) {
         ret = cell_from_row(st, &out[*n], 0);
         if (ret != QUEUE_OK)
             goto out;
@@ -824,11 +751,11 @@ int queue_study_get_csv(struct store *s, int64_t job_id, char **csv)
     if (ret != QUEUE_OK)
         goto out;
     sqlite3_bind_int64(st, 1, job_id);
-    ret = step_row(st);
+    ret = store__step_row(st);
     if (ret == 0)
         ret = QUEUE_ENOENT;
     if (ret == 1)
-        ret = column_dup(st, 0, csv);
+        ret = store__column_dup(st, 0, csv);
     if (ret == QUEUE_OK && !*csv)
         ret = QUEUE_ENOENT;
 out:

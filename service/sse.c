@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "jsonfmt.h"
 #include "queue.h"
 #include "view.h"
 #include "xalloc.h"
@@ -92,7 +93,7 @@ static void emit(struct sse_client *c, const struct job *j)
     }
     type = (int)j->status != c->last_status ? "state" : "progress";
     doc = view_job(j, 0, clock_now_ms());
-    text = doc ? json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    text = doc ? jsonfmt_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     json_decref(doc);
     if (!text)
         return; /* ENOMEM: the next change or heartbeat tries again */

@@ -381,3 +381,47 @@ int store_check_writable(struct store *s)
     store__rollback(s);
     return ret;
 }
+
+/* ---- statement helpers (store_int.h) ------------------------------------ */
+
+int store__step_done(sqlite3_stmt *st)
+{
+    int rc = sqlite3_step(st);
+
+    if (rc == SQLITE_DONE)
+        return QUEUE_OK;
+    return store__map(rc == SQLITE_ROW ? SQLITE_ERROR : rc);
+}
+
+int store__step_row(sqlite3_stmt *st)
+{
+    int rc = sqlite3_step(st);
+
+    if (rc == SQLITE_ROW)
+        return 1;
+    if (rc == SQLITE_DONE)
+        return 0;
+    return store__map(rc);
+}
+
+int store__bind_text(sqlite3_stmt *st, int i, const char *v)
+{
+    int rc = v ? sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC) : sqlite3_bind_null(st, i);
+
+    return store__map(rc);
+}
+
+int store__column_dup(sqlite3_stmt *st, int i, char **out)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    int len = sqlite3_column_bytes(st, i);
+
+    *out = NULL;
+    if (!t)
+        return sqlite3_column_type(st, i) == SQLITE_NULL ? QUEUE_OK : QUEUE_ENOMEM;
+    *out = malloc((size_t)len + 1);
+    if (!*out)
+        return QUEUE_ENOMEM;
+    memcpy(*out, t, (size_t)len + 1);
+    return QUEUE_OK;
+}

@@ -42,6 +42,21 @@ int store__map(int rc);
 int store__stmt(struct store *s, int id, const char *sql, sqlite3_stmt **out);
 void store__reset(sqlite3_stmt *st);
 
+/* Statement helpers shared by queue.c and queue_study.c. step_done: steps a
+ * statement that returns no row (0 or a QUEUE_E* code); step_row: 1 for a
+ * row, 0 when done, or a QUEUE_E* code; bind_text: binds v (NULL binds SQL
+ * NULL; v must outlive the step); column_dup: copies text column i into *out
+ * (caller frees; NULL for SQL NULL). The caller resets the statement. */
+int store__step_done(sqlite3_stmt *st);
+int store__step_row(sqlite3_stmt *st);
+int store__bind_text(sqlite3_stmt *st, int i, const char *v);
+int store__column_dup(sqlite3_stmt *st, int i, char **out);
+
+/* The job that holds Idempotency-Key key: *job_id, or 0 when the key is
+ * unused. QUEUE_ECONFLICT when it was used with another request hash. */
+int queue__idem_lookup(struct store *s, const char *key, const char *request_hash,
+                       int64_t *job_id);
+
 /* BEGIN IMMEDIATE / COMMIT; rollback is a no-op outside a transaction.
  * store__commit rolls back by itself when COMMIT fails. */
 int store__begin(struct store *s);

@@ -28,6 +28,7 @@
 
 #include "clock.h"
 #include "codec.h"
+#include "jsonfmt.h"
 #include "pool.h"
 #include "sha256.h"
 #include "tb.h"
@@ -79,7 +80,7 @@ static char *axes_json(const struct study *st)
     }
     json_object_set_new(doc, "combine", json_string(st->zip ? "zip" : "product"));
     json_object_set_new(doc, "axes", axes);
-    text = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17));
+    text = jsonfmt_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(doc);
     return text;
 }
@@ -275,7 +276,7 @@ static char *summary_from(const char *result, double elapsed_s)
     if (sum && json_is_object(sum)) {
         json_object_set_new(sum, "kind", json_string("study"));
         json_object_set_new(sum, "elapsed_s", json_real(elapsed_s));
-        text = json_dumps(sum, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17));
+        text = jsonfmt_dumps(sum, JSON_COMPACT | JSON_PRESERVE_ORDER);
     }
     json_decref(doc);
     return text;

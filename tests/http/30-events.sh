@@ -7,7 +7,8 @@
 . "$TB_ROOT/tests/lib/http.sh"
 
 tb_start a --workers 1 --tile-points 64 --sse-heartbeat 200 --shutdown-timeout 1
-write_spec "$TB_TMP/s.json" multiplicative 10 4000
+# About a second of work in 65 tiles, so the stream opens while the job runs.
+write_spec "$TB_TMP/s.json" multiplicative 12 20000
 id=$(submit "$TB_TMP/s.json")
 
 # The whole stream: curl ends by itself when the server closes it.
