@@ -1136,19 +1136,7 @@ int queue_get_result(struct store *s, int64_t job_id, char **result_json)
 
     *result_json = NULL;
     ret = stmt(s, Q_RESULT_GET, &st);
-    if (ret != QUEUE_OK)
-        goto out;
-    sqlite3_bind_int64(st, 1, job_id);
-    ret = store__step_row(st);
-    if (ret == 0)
-        ret = QUEUE_ENOENT;
-    if (ret == 1)
-        ret = store__column_dup(st, 0, result_json);
-    if (ret == QUEUE_OK && !*result_json)
-        ret = QUEUE_EIO;
-out:
-    store__reset(st);
-    return ret;
+    return ret == QUEUE_OK ? store__text_by_id(st, job_id, result_json) : ret;
 }
 
 int queue_list(struct store *s, const enum job_status *status, int64_t cursor, int limit,

@@ -748,17 +748,5 @@ int queue_study_get_csv(struct store *s, int64_t job_id, char **csv)
 
     *csv = NULL;
     ret = stmt(s, S_CSV_GET, &st);
-    if (ret != QUEUE_OK)
-        goto out;
-    sqlite3_bind_int64(st, 1, job_id);
-    ret = store__step_row(st);
-    if (ret == 0)
-        ret = QUEUE_ENOENT;
-    if (ret == 1)
-        ret = store__column_dup(st, 0, csv);
-    if (ret == QUEUE_OK && !*csv)
-        ret = QUEUE_ENOENT;
-out:
-    store__reset(st);
-    return ret;
+    return ret == QUEUE_OK ? store__text_by_id(st, job_id, csv) : ret;
 }

@@ -279,6 +279,33 @@ static int idem_key_ok(const char *k)
     return 1;
 }
 
+/* Answers a body the codec (or the study parser) refused: 400 for text
+ * that is not JSON, 422 with errors[] for an invalid `what` ("spec" or
+ * "study"), 500 when memory ran out. Frees errs (taken) in every case.
+ * Returns 1 after answering, 0 when rc is CODEC_OK. */
+static int parse_refused(const struct http_request *req, struct http_response *resp, int rc,
+                         struct codec_errors *errs, const char *what)
+{
+    if (rc == CODEC_EJSON) {
+        problem(resp, req, PROBLEM_MALFORMED_JSON, "%s",
+                errs->n > 0 ? errs->e[0].message : "the body is not JSON");
+    } else if (rc == CODEC_EINVALID) {
+        json_t *doc =
+            problem_new(PROBLEM_INVALID_SPEC, req->path, "the %s has %d problem%s%s; see errors",
+                        what, errs->n, errs->n == 1 ? "" : "s",
+                        errs->truncated ? " (or more)" : "");
+        if (doc && problem_add_codec_errors(doc, errs) != 0) {
+            json_decref(doc);
+            doc = NULL;
+        }
+        http_response_json(resp, 422, CT_PROBLEM, doc);
+    } else if (rc != CODEC_OK) {
+        problem(resp, req, PROBLEM_INTERNAL, "out of memory while reading the %s", what);
+    }
+    free(errs);
+    return rc != CODEC_OK;
+}
+
 static void post_study(struct app *app, const struct http_request *req, struct http_response *resp,
                        const char *idem);
 static json_t *study_view(struct app *app, const struct job *job, json_t *doc);
@@ -321,29 +348,8 @@ static void post_jobs(struct app *app, const struct http_request *req, struct ht
     }
     errs = xmalloc(sizeof *errs);
     rc = codec_parse_spec(req->body, req->body_len, &app->limits, &spec, errs);
-    if (rc == CODEC_EJSON) {
-        problem(resp, req, PROBLEM_MALFORMED_JSON, "%s",
-                errs->n > 0 ? errs->e[0].message : "the body is not JSON");
-        free(errs);
+    if (parse_refused(req, resp, rc, errs, "spec"))
         return;
-    }
-    if (rc == CODEC_EINVALID) {
-        json_t *doc =
-            problem_new(PROBLEM_INVALID_SPEC, req->path, "the spec has %d problem%s%s; see errors",
-                        errs->n, errs->n == 1 ? "" : "s", errs->truncated ? " (or more)" : "");
-        if (doc && problem_add_codec_errors(doc, errs) != 0) {
-            json_decref(doc);
-            doc = NULL;
-        }
-        http_response_json(resp, 422, CT_PROBLEM, doc);
-        free(errs);
-        return;
-    }
-    free(errs);
-    if (rc != CODEC_OK) {
-        problem(resp, req, PROBLEM_INTERNAL, "out of memory while reading the spec");
-        return;
-    }
     canonical = codec_spec_canonical(&spec);
     if (!canonical) {
         codec_spec_free(&spec);
@@ -1171,29 +1177,8 @@ static void post_study(struct app *app, const struct http_request *req, struct h
     int rc, replayed = 0;
 
     rc = study_parse(req->body, req->body_len, &app->limits, &st, errs);
-    if (rc == CODEC_EJSON) {
-        problem(resp, req, PROBLEM_MALFORMED_JSON, "%s",
-                errs->n > 0 ? errs->e[0].message : "the body is not JSON");
-        free(errs);
+    if (parse_refused(req, resp, rc, errs, "study"))
         return;
-    }
-    if (rc == CODEC_EINVALID) {
-        json_t *doc =
-            problem_new(PROBLEM_INVALID_SPEC, req->path, "the study has %d problem%s%s; see errors",
-                        errs->n, errs->n == 1 ? "" : "s", errs->truncated ? " (or more)" : "");
-        if (doc && problem_add_codec_errors(doc, errs) != 0) {
-            json_decref(doc);
-            doc = NULL;
-        }
-        http_response_json(resp, 422, CT_PROBLEM, doc);
-        free(errs);
-        return;
-    }
-    free(errs);
-    if (rc != CODEC_OK) {
-        problem(resp, req, PROBLEM_INTERNAL, "out of memory while reading the study");
-        return;
-    }
     memset(&o, 0, sizeof o);
     o.workers = app->cfg->workers;
     o.tile_points = app->cfg->tile_points;
@@ -1489,7 +1474,8 @@ static int64_t on_headers(void *user, const struct http_request *req, struct htt
         return -1;
     }
     if (req->header_bytes > HTTP_MAX_HEADER_BYTES) {
-        problem(resp, req, PROBLEM_HEADERS_TOO_LARGE, "the header fields have %zu bytes; at most %d",
+        problem(resp, req, PROBLEM_HEADERS_TOO_LARGE,
+                "the header fields have %zu bytes; at most %d",
                 req->header_bytes, HTTP_MAX_HEADER_BYTES);
         return -1;
     }

@@ -425,3 +425,20 @@ int store__column_dup(sqlite3_stmt *st, int i, char **out)
     memcpy(*out, t, (size_t)len + 1);
     return QUEUE_OK;
 }
+
+int store__text_by_id(sqlite3_stmt *st, int64_t id, char **out)
+{
+    int ret;
+
+    *out = NULL;
+    sqlite3_bind_int64(st, 1, id);
+    ret = store__step_row(st);
+    if (ret == 0)
+        ret = QUEUE_ENOENT;
+    if (ret == 1)
+        ret = store__column_dup(st, 0, out);
+    if (ret == QUEUE_OK && !*out)
+        ret = QUEUE_ENOENT;
+    store__reset(st);
+    return ret;
+}

@@ -52,6 +52,11 @@ int store__step_row(sqlite3_stmt *st);
 int store__bind_text(sqlite3_stmt *st, int i, const char *v);
 int store__column_dup(sqlite3_stmt *st, int i, char **out);
 
+/* Binds id to ?1 of the prepared query st, steps it, and copies text column
+ * 0 of its row into *out (caller frees). QUEUE_ENOENT when there is no row
+ * or the value is NULL. Resets st. */
+int store__text_by_id(sqlite3_stmt *st, int64_t id, char **out);
+
 /* The job that holds Idempotency-Key key: *job_id, or 0 when the key is
  * unused. QUEUE_ECONFLICT when it was used with another request hash. */
 int queue__idem_lookup(struct store *s, const char *key, const char *request_hash,
