@@ -2,19 +2,29 @@
  * fast_kernel.h - the SIMD lane engine, written once and instantiated per
  * ISA by fast.c (AVX-512, AVX2+FMA, SSE2) under `#pragma GCC target`.
  * Included only by fast.c, with FK_W (doubles per vector), FK_NAME(x)
- * (name suffix) and FK_ANY(mask) (non-zero if any lane of a mask is set)
- * defined. Runs on the caller's thread; reentrant.
+ * (name suffix) and FK_ANY(mask) (a bit per lane of a mask) defined.
+ * Runs on the caller's thread; reentrant.
  *
- * Each lane is one learning rate. FK_U vectors are stepped together so
- * that the latency of one sine hides behind the others, and a lane whose
- * run ends (divergent, bounded early, or T steps done) is refilled at
- * once with the next point of the tile, so early-stopped lanes never idle.
+ * Each lane is one learning rate. Several vectors (nu) are stepped
+ * together so that the latency of one sine hides behind the others, and a lane whose
+ * run ends (divergent, or T steps done) is refilled at once with the next
+ * point of the tile, so early-stopped lanes never idle. A lane's step
+ * count is implicit: it holds the iteration at which its run ends (its
+ * deadline), so the hot loop spends one compare per vector on time.
  *
- * Accuracy: sin/cos use Cody-Waite reduction by pi/2 in three parts and
- * Taylor polynomials to r^15 / r^16 on |r| <= pi/4 (truncation below
- * 1e-16), within a few ulp of libm; arguments past 1.5e6 or non-finite
- * go to libm lane by lane. Labels may differ from the reference path only
- * where the dynamics are chaotic (tests and `make bench` measure it).
+ * Lean mode (max loss with NaN divergent, the paper's CPU runs): the hot
+ * loop does not compute f. It compares x^2 with a bound below which f
+ * cannot pass the threshold and the sine's argument is in range; only a
+ * lane over that bound goes to the scalar path, which computes f with
+ * libm and judges it exactly. The additive family then needs no cosine.
+ *
+ * Accuracy: sin/cos reduce by pi in two parts (Cody-Waite; the first step
+ * is exact for |x| <= 1.5e6) and use near-minimax polynomials to r^17 and
+ * r^18 on |r| <= pi/2 (tools/fit-sincos.py; truncation about 1e-18). The
+ * error is absolute, at most about 2 ulp of 1 (not relative near the
+ * zeros of cos); the unit tests bound it against libm. Larger or
+ * non-finite arguments go to libm lane by lane. Labels may differ from the reference path only where
+ * the dynamics are chaotic (tests and `make bench` measure it).
  */
 
 #define FK_VD FK_NAME(vd)
@@ -22,71 +32,149 @@
 typedef double FK_VD __attribute__((vector_size(FK_W * 8), aligned(FK_W * 8)));
 typedef long long FK_VL __attribute__((vector_size(FK_W * 8), aligned(FK_W * 8)));
 
-#define FK_U 4 /* vectors in flight */
-#define FK_L (FK_W * FK_U)
+/* Vectors in flight, per loop: a compile-time constant nu <= FK_UMAX
+ * after inlining (see sweep_1d for the 1-D choices). */
+#define FK_UMAX 8
+#define FK_U_ND 4
+#ifndef FK_U_ADD
+#define FK_U_ADD 6
+#endif
+#ifndef FK_U_MUL
+#define FK_U_MUL 4
+#endif
+#define FK_L (FK_W * FK_UMAX)
+#define FK_AI static inline __attribute__((always_inline))
 
-static inline __attribute__((always_inline)) FK_VD FK_NAME(sel)(FK_VL m, FK_VD a, FK_VD b)
+FK_AI FK_VD FK_NAME(sel)(FK_VL m, FK_VD a, FK_VD b)
 {
     return (FK_VD)(((FK_VL)a & m) | ((FK_VL)b & ~m));
 }
 
-#define FK_EACH(u) _Pragma("GCC unroll 8") for (u = 0; u < FK_U; u++)
+FK_AI FK_VD FK_NAME(vabs)(FK_VD x)
+{
+    return (FK_VD)((FK_VL)x & 0x7fffffffffffffffLL);
+}
 
-/* sin and cos of FK_U vectors at once: each stage runs over all vectors so
- * that FK_U independent polynomial chains are in flight together. */
-static inline __attribute__((always_inline)) void FK_NAME(vsincos)(const FK_VD *x, FK_VD *s,
-                                                                  FK_VD *c)
+#define FK_EACH(u) _Pragma("GCC unroll 8") for (u = 0; u < nu; u++)
+
+/* x = n*pi + r for nu vectors: r, and a mask whose sign bit is set
+ * where n is odd (sin and cos of x are those of r, negated there). */
+FK_AI void FK_NAME(reduce)(const int nu, const FK_VD *x, FK_VD *r, FK_VL *odd)
 {
     const FK_VD magic = (FK_VD){0} + 0x1.8p52;
-    FK_VD n[FK_U], r[FK_U], r2[FK_U], ps[FK_U], pc[FK_U];
-    FK_VL q[FK_U], big = (FK_VL){0};
-    int u, i;
+    FK_VD n[FK_UMAX];
+    int u;
 
     FK_EACH(u)
     {
-        FK_VD t = x[u] * FAST_TWO_OVER_PI + magic;
+        FK_VD t = x[u] * FAST_ONE_OVER_PI + magic;
         n[u] = t - magic;
-        q[u] = (FK_VL)t & 3;
+        odd[u] = (FK_VL)t << 63;
     }
-    FK_EACH(u) r[u] = x[u] - n[u] * FAST_PIO2_1;
-    FK_EACH(u) r[u] = r[u] - n[u] * FAST_PIO2_2;
-    FK_EACH(u) r[u] = r[u] - n[u] * FAST_PIO2_3;
-    FK_EACH(u) r2[u] = r[u] * r[u];
-    FK_EACH(u) ps[u] = r2[u] * FAST_S15 + FAST_S13;
-    FK_EACH(u) pc[u] = r2[u] * FAST_C16 + FAST_C14;
-    FK_EACH(u) ps[u] = ps[u] * r2[u] + FAST_S11;
-    FK_EACH(u) pc[u] = pc[u] * r2[u] + FAST_C12;
-    FK_EACH(u) ps[u] = ps[u] * r2[u] + FAST_S9;
-    FK_EACH(u) pc[u] = pc[u] * r2[u] + FAST_C10;
-    FK_EACH(u) ps[u] = ps[u] * r2[u] + FAST_S7;
-    FK_EACH(u) pc[u] = pc[u] * r2[u] + FAST_C8;
-    FK_EACH(u) ps[u] = ps[u] * r2[u] + FAST_S5;
-    FK_EACH(u) pc[u] = pc[u] * r2[u] + FAST_C6;
-    FK_EACH(u) ps[u] = ps[u] * r2[u] + FAST_S3;
-    FK_EACH(u) pc[u] = pc[u] * r2[u] + FAST_C4;
-    FK_EACH(u) ps[u] = r[u] + (r[u] * r2[u]) * ps[u];
-    FK_EACH(u) pc[u] = (1.0 - 0.5 * r2[u]) + (r2[u] * r2[u]) * pc[u];
-    FK_EACH(u)
-    {
-        FK_VL odd = (q[u] & 1) != 0;
-        FK_VL sneg = (q[u] & 2) << 62;
-        FK_VL cneg = ((q[u] ^ (q[u] >> 1)) & 1) << 63;
-        s[u] = (FK_VD)((FK_VL)FK_NAME(sel)(odd, pc[u], ps[u]) ^ sneg);
-        c[u] = (FK_VD)((FK_VL)FK_NAME(sel)(odd, ps[u], pc[u]) ^ cneg);
-        /* |x| <= 1.5e6 keeps n*PIO2_1 and n*PIO2_2 exact; NaN fails it. */
-        big |= ~(((FK_VD)((FK_VL)x[u] & 0x7fffffffffffffffLL)) <= 1.5e6);
-    }
+    FK_EACH(u) r[u] = x[u] - n[u] * FAST_PI_1;
+    FK_EACH(u) r[u] = r[u] - n[u] * FAST_PI_2;
+}
+
+/* Lanes whose argument is out of range (|x| > FAST_BIG, or NaN) get libm's
+ * values; c may be NULL for sine only. */
+FK_AI void FK_NAME(fixbig)(const int nu, const FK_VD *x, FK_VD *s, FK_VD *c)
+{
+    FK_VL big = (FK_VL){0};
+    int u, i;
+
+    FK_EACH(u) big |= ~(FK_NAME(vabs)(x[u]) <= FAST_BIG);
     if (__builtin_expect(FK_ANY(big) != 0, 0)) {
-        for (u = 0; u < FK_U; u++) {
+        for (u = 0; u < nu; u++) {
             for (i = 0; i < FK_W; i++) {
-                if (!(fabs(x[u][i]) <= 1.5e6)) {
-                    double si, ci;
-                    sincos(x[u][i], &si, &ci);
-                    s[u][i] = si;
-                    c[u][i] = ci;
+                if (!(fabs(x[u][i]) <= FAST_BIG)) {
+                    s[u][i] = sin(x[u][i]);
+                    if (c)
+                        c[u][i] = cos(x[u][i]);
                 }
             }
         }
+    }
+}
+
+/* sin of nu vectors; each stage runs over all of them, so that nu
+ * polynomial chains are in flight together. check: fix out-of-range
+ * lanes (see fixbig); the lean loop passes 0 and screens them itself. */
+FK_AI void FK_NAME(vsin)(const int nu, const FK_VD *x, FK_VD *s, const int check)
+{
+    FK_VD r[FK_UMAX], r2[FK_UMAX], p[FK_UMAX];
+    FK_VL odd[FK_UMAX];
+    int u;
+
+    FK_NAME(reduce)(nu, x, r, odd);
+    FK_EACH(u) r2[u] = r[u] * r[u];
+    FK_EACH(u) p[u] = r2[u] * FAST_S17 + FAST_S15;
+    FK_EACH(u) p[u] = p[u] * r2[u] + FAST_S13;
+    FK_EACH(u) p[u] = p[u] * r2[u] + FAST_S11;
+    FK_EACH(u) p[u] = p[u] * r2[u] + FAST_S9;
+    FK_EACH(u) p[u] = p[u] * r2[u] + FAST_S7;
+    FK_EACH(u) p[u] = p[u] * r2[u] + FAST_S5;
+    FK_EACH(u) p[u] = p[u] * r2[u] + FAST_S3;
+    FK_EACH(u) s[u] = (FK_VD)((FK_VL)(r[u] + (r[u] * r2[u]) * p[u]) ^ odd[u]);
+    if (check)
+        FK_NAME(fixbig)(nu, x, s, NULL);
+}
+
+/* sin and cos of nu vectors (see vsin). */
+FK_AI void FK_NAME(vsincos)(const int nu, const FK_VD *x, FK_VD *s, FK_VD *c,
+                              const int check)
+{
+    FK_VD r[FK_UMAX], r2[FK_UMAX], p[FK_UMAX], q[FK_UMAX];
+    FK_VL odd[FK_UMAX];
+    int u;
+
+    FK_NAME(reduce)(nu, x, r, odd);
+    FK_EACH(u) r2[u] = r[u] * r[u];
+    FK_EACH(u) p[u] = r2[u] * FAST_S17 + FAST_S15;
+    FK_EACH(u) q[u] = r2[u] * FAST_C18 + FAST_C16;
+    FK_EACH(u) p[u] = p[u] * r2[u] + FAST_S13;
+    FK_EACH(u) q[u] = q[u] * r2[u] + FAST_C14;
+    FK_EACH(u) p[u] = p[u] * r2[u] + FAST_S11;
+    FK_EACH(u) q[u] = q[u] * r2[u] + FAST_C12;
+    FK_EACH(u) p[u] = p[u] * r2[u] + FAST_S9;
+    FK_EACH(u) q[u] = q[u] * r2[u] + FAST_C10;
+    FK_EACH(u) p[u] = p[u] * r2[u] + FAST_S7;
+    FK_EACH(u) q[u] = q[u] * r2[u] + FAST_C8;
+    FK_EACH(u) p[u] = p[u] * r2[u] + FAST_S5;
+    FK_EACH(u) q[u] = q[u] * r2[u] + FAST_C6;
+    FK_EACH(u) p[u] = p[u] * r2[u] + FAST_S3;
+    FK_EACH(u) q[u] = q[u] * r2[u] + FAST_C4;
+    FK_EACH(u)
+    {
+        s[u] = (FK_VD)((FK_VL)(r[u] + (r[u] * r2[u]) * p[u]) ^ odd[u]);
+        c[u] = (FK_VD)((FK_VL)((1.0 - (0.5 * r[u]) * r[u]) + (r2[u] * r2[u]) * q[u]) ^ odd[u]);
+    }
+    if (check)
+        FK_NAME(fixbig)(nu, x, s, c);
+}
+
+/* sin and cos of n values (the unit tests' accuracy hook). */
+static void FK_NAME(sincos_array)(const double *x, double *s, double *c, size_t n)
+{
+    FK_VD xv[FK_UMAX], sv[FK_UMAX], cv[FK_UMAX];
+    const int nu = FK_U_ND;
+    size_t j, k;
+    int u, i;
+
+    for (j = 0; j < n; j += (size_t)(nu * FK_W)) {
+        for (u = 0; u < nu; u++)
+            for (i = 0; i < FK_W; i++) {
+                k = j + (size_t)(u * FK_W + i);
+                xv[u][i] = k < n ? x[k] : 0.0;
+            }
+        FK_NAME(vsincos)(nu, xv, sv, cv, 1);
+        for (u = 0; u < nu; u++)
+            for (i = 0; i < FK_W; i++) {
+                k = j + (size_t)(u * FK_W + i);
+                if (k < n) {
+                    s[k] = sv[u][i];
+                    c[k] = cv[u][i];
+                }
+            }
     }
 }
 
@@ -132,16 +220,15 @@ static inline int FK_NAME(retire)(const struct fast_args *a, struct FK_NAME(book
 }
 
 /*
- * The verdict of a vector of runs whose loss after step tt is f (the same
- * rules as sweep.c's judge_step/judge_final). valid masks the lanes being
- * judged; the others keep their sums. Returns the lanes that stop, and the
- * divergent ones in *dv.
+ * The verdict of a vector of runs whose loss after its latest step is f
+ * (the same rules as sweep.c's judge_step/judge_final). atend: the lanes
+ * at step T. valid: the lanes being judged; the others keep their sums.
+ * Returns the lanes that stop, and the divergent ones in *dv.
  */
-static inline __attribute__((always_inline)) FK_VL FK_NAME(judge)(const struct fast_args *a,
-                                                                  FK_VD f, FK_VD *sum, FK_VD tt,
-                                                                  FK_VL valid, FK_VL *dv)
+FK_AI FK_VL FK_NAME(judge)(const struct fast_args *a, FK_VD f, FK_VD *sum, FK_VL atend,
+                           FK_VL valid, FK_VL *dv)
 {
-    const double M = a->threshold, T = (double)a->steps;
+    const double M = a->threshold;
     FK_VL d, stop, nonfin;
 
     if (a->criterion == TB_MAX_LOSS) {
@@ -150,9 +237,9 @@ static inline __attribute__((always_inline)) FK_VL FK_NAME(judge)(const struct f
         *sum = FK_NAME(sel)(valid, *sum + f, *sum);
         d = *sum >= M;
     } else {
-        d = (tt == T) & (f >= M);
+        d = atend & (f >= M);
     }
-    nonfin = ~(((FK_VD)((FK_VL)f & 0x7fffffffffffffffLL)) <= 0x1.fffffffffffffp1023);
+    nonfin = ~(FK_NAME(vabs)(f) <= 0x1.fffffffffffffp1023);
     if (a->nan_divergent) {
         d = d | nonfin;
         stop = d;
@@ -161,109 +248,223 @@ static inline __attribute__((always_inline)) FK_VL FK_NAME(judge)(const struct f
         if (a->criterion == TB_LOSS_SUM)
             stop = stop | (*sum != *sum);
     }
-    stop = (stop | (tt == T)) & valid;
     *dv = d; /* read only where the returned mask is set */
-    return stop;
+    return (stop | atend) & valid;
+}
+
+/* One vector of 1-D lanes, spilled for the scalar path. g: 2(1 + eps cos)
+ * at x (multiplicative). dl: the iteration at which
+ * the run reaches step T. */
+struct FK_NAME(vec1) {
+    FK_VD x, s, sn, g, dl, sum;
+};
+
+/*
+ * The scalar path of the 1-D kernel, for the lanes of one vector (lanes
+ * base.. of the book) set in bits, at iteration it. In lean mode it judges
+ * them exactly: x^2 under a->lean_xc cannot pass the threshold, over
+ * a->lean_xd (or NaN) surely does, and in between f is computed with
+ * libm; a lane that goes on gets libm's sin/cos. Else dbits holds the
+ * divergent lanes. A lane that stops is retired and refilled.
+ */
+static __attribute__((noinline)) void
+FK_NAME(settle)(const struct fast_args *a, struct FK_NAME(book) *b, uint64_t *out,
+                struct FK_NAME(vec1) *v, unsigned bits, unsigned dbits, int base, double it,
+                int lean)
+{
+    const double T = (double)a->steps, eps = a->eps;
+
+    while (bits) {
+        int i = __builtin_ctz(bits), div;
+        double s;
+
+        bits &= bits - 1;
+        if (b->idx[base + i] < 0)
+            continue; /* idle lane */
+        if (lean) {
+            double x = v->x[i], r = x * x;
+
+            if (r <= a->lean_xc) {
+                div = 0;
+            } else if (r > a->lean_xd || r != r) {
+                div = 1;
+            } else {
+                double si = 0.0, ci = 1.0, f;
+
+                if (a->family != TB_QUADRATIC)
+                    sincos(x * a->phase_scale, &si, &ci);
+                if (a->family == TB_ADDITIVE)
+                    f = r + eps * ci;
+                else if (a->family == TB_MULTIPLICATIVE)
+                    f = r * (1.0 + eps * ci);
+                else
+                    f = r;
+                div = !(f <= a->threshold) || f < -0x1.fffffffffffffp1023;
+                if (!div) {
+                    v->sn[i] = si;
+                    if (a->family == TB_MULTIPLICATIVE)
+                        v->g[i] = 2.0 * (1.0 + eps * ci);
+                }
+            }
+            if (!div && v->dl[i] != it)
+                continue;
+        } else {
+            div = (int)(dbits >> i) & 1;
+        }
+        if (FK_NAME(retire)(a, b, out, base + i, div, (uint64_t)(T - (v->dl[i] - it)), &s)) {
+            v->dl[i] = it + T;
+            v->sum[i] = 0.0;
+        } else {
+            v->dl[i] = INFINITY;   /* idle: never at its end, */
+            v->sum[i] = -INFINITY; /* and never past a loss sum */
+        }
+        v->s[i] = s;
+        v->x[i] = a->x0;
+        v->sn[i] = a->sn0;
+        v->g[i] = a->g0;
+    }
 }
 
 /*
- * Sweeps a tile of a one-dimensional, single-term model. Same contract as
- * tb_sweep_tile for out/cancel/progress; writes lane-steps and divergent.
+ * The 1-D kernel's loop for one family (fam), mode (lean) and number of
+ * vectors in flight (nu), all compile-time constants after inlining, so
+ * the loop has no branches on them.
  */
-static int FK_NAME(sweep_1d)(const struct fast_args *a, uint64_t *out, uint64_t *lane_steps_out,
-                             uint64_t *divergent_out)
+FK_AI int FK_NAME(loop_1d)(const struct fast_args *a, uint64_t *out, struct FK_NAME(book) *b,
+                           const enum tb_family fam, const int lean, const int nu)
 {
-    FK_VD x[FK_U], s[FK_U], sn[FK_U], cs[FK_U], sum[FK_U], t[FK_U];
-    FK_VL live[FK_U];
-    struct FK_NAME(book) b = {.active = FK_L};
+    FK_VD x[FK_UMAX], s[FK_UMAX], sn[FK_UMAX], g[FK_UMAX], dl[FK_UMAX], sum[FK_UMAX];
+    const double k = a->phase_scale, eps = a->eps, c1 = a->grad_scale, xc = a->lean_xc;
+    const double eps2 = 2.0 * eps;
+    const FK_VL ones = ~(FK_VL){0};
     uint64_t last_progress = 0;
-    const double k = a->phase_scale, eps = a->eps, c1 = a->grad_scale;
+    double it = 0.0;
     unsigned iter = 0;
     int u, i;
-    double sn0, cs0;
 
-    sincos(a->x0 * k, &sn0, &cs0);
-    for (u = 0; u < FK_U; u++) {
+    b->active = nu * FK_W;
+    FK_EACH(u)
+    {
         for (i = 0; i < FK_W; i++) {
-            live[u][i] = FK_NAME(take)(a, &b, u * FK_W + i, &s[u][i]) ? -1 : 0;
-            x[u][i] = a->x0;
-            sn[u][i] = sn0;
-            cs[u][i] = cs0;
-            sum[u][i] = 0.0;
-            t[u][i] = 0.0;
+            double si;
+            int busy = FK_NAME(take)(a, b, u * FK_W + i, &si);
+            s[u][i] = si;
+            g[u][i] = a->g0;
+            dl[u][i] = busy ? (double)a->steps : INFINITY;
+            sum[u][i] = busy ? 0.0 : -INFINITY;
         }
+        x[u] = (FK_VD){0} + a->x0;
+        sn[u] = (FK_VD){0} + a->sn0;
     }
 
-    while (b.active > 0) {
-        FK_VL done[FK_U], div[FK_U], any = (FK_VL){0};
-        FK_VD ph[FK_U], f[FK_U];
+    while (b->active > 0) {
+        FK_VD ph[FK_UMAX], cs[FK_UMAX], itv;
+        FK_VL stop[FK_UMAX], div[FK_UMAX], any = (FK_VL){0};
 
-        if (a->family == TB_ADDITIVE) {
+        it += 1.0;
+        itv = (FK_VD){0} + it;
+        if (fam == TB_ADDITIVE) {
             FK_EACH(u)
             {
                 x[u] = x[u] - s[u] * (2.0 * x[u] - c1 * sn[u]);
                 ph[u] = x[u] * k;
             }
-            FK_NAME(vsincos)(ph, sn, cs);
-            FK_EACH(u) f[u] = x[u] * x[u] + eps * cs[u];
-        } else if (a->family == TB_MULTIPLICATIVE) {
+            if (lean)
+                FK_NAME(vsin)(nu, ph, sn, 0);
+            else
+                FK_NAME(vsincos)(nu, ph, sn, cs, 1);
+        } else if (fam == TB_MULTIPLICATIVE) {
+            /* g holds G = 2(1 + eps cos): grad = x (G - (c1 x) sin) */
             FK_EACH(u)
             {
-                FK_VD r = x[u] * x[u];
-                x[u] = x[u] - s[u] * ((2.0 * x[u]) * (1.0 + eps * cs[u]) - (c1 * r) * sn[u]);
+                x[u] = x[u] - s[u] * (x[u] * (g[u] - (c1 * x[u]) * sn[u]));
                 ph[u] = x[u] * k;
             }
-            FK_NAME(vsincos)(ph, sn, cs);
-            FK_EACH(u) f[u] = (x[u] * x[u]) * (1.0 + eps * cs[u]);
+            FK_NAME(vsincos)(nu, ph, sn, cs, !lean);
+            FK_EACH(u) g[u] = 2.0 + eps2 * cs[u];
+        } else {
+            FK_EACH(u) x[u] = x[u] - s[u] * (2.0 * x[u]);
+        }
+        if (lean) {
+            FK_EACH(u)
+            {
+                stop[u] = ~(x[u] * x[u] <= xc) | (dl[u] == itv);
+                any = any | stop[u];
+            }
         } else {
             FK_EACH(u)
             {
-                x[u] = x[u] - s[u] * (2.0 * x[u]);
-                f[u] = x[u] * x[u];
+                FK_VD f;
+                if (fam == TB_ADDITIVE)
+                    f = x[u] * x[u] + eps * cs[u];
+                else if (fam == TB_MULTIPLICATIVE)
+                    f = (x[u] * x[u]) * (0.5 * g[u]);
+                else
+                    f = x[u] * x[u];
+                stop[u] = FK_NAME(judge)(a, f, &sum[u], dl[u] == itv, ones, &div[u]);
+                any = any | stop[u];
             }
         }
-        FK_EACH(u)
-        {
-            t[u] = t[u] + 1.0;
-            done[u] = FK_NAME(judge)(a, f[u], &sum[u], t[u], live[u], &div[u]);
-            any = any | done[u];
-        }
-        if (!FK_ANY(any))
-            goto poll;
-
-        for (u = 0; u < FK_U; u++) {
-            unsigned bitsdone = (unsigned)FK_ANY(done[u]);
-            while (bitsdone) {
-                i = __builtin_ctz(bitsdone);
-                bitsdone &= bitsdone - 1;
-                if (!FK_NAME(retire)(a, &b, out, u * FK_W + i, div[u][i] != 0,
-                                     (uint64_t)t[u][i], &s[u][i]))
-                    live[u][i] = 0;
-                x[u][i] = a->x0;
-                sn[u][i] = sn0;
-                cs[u][i] = cs0;
-                sum[u][i] = 0.0;
-                t[u][i] = 0.0;
+        if (__builtin_expect(FK_ANY(any) != 0, 0)) {
+            FK_EACH(u)
+            {
+                unsigned bits = (unsigned)FK_ANY(stop[u]);
+                if (bits) {
+                    struct FK_NAME(vec1) v = {x[u], s[u], sn[u], g[u], dl[u], sum[u]};
+                    FK_NAME(settle)(a, b, out, &v, bits, lean ? 0u : (unsigned)FK_ANY(div[u]),
+                                    u * FK_W, it, lean);
+                    x[u] = v.x;
+                    s[u] = v.s;
+                    sn[u] = v.sn;
+                    g[u] = v.g;
+                    dl[u] = v.dl;
+                    sum[u] = v.sum;
+                }
+            }
+            if (a->progress && b->finished - last_progress >= 1024) {
+                a->progress(a->progress_user, b->finished);
+                last_progress = b->finished;
             }
         }
-        if (a->progress && b.finished - last_progress >= 1024) {
-            a->progress(a->progress_user, b.finished);
-            last_progress = b.finished;
-        }
-    poll:
         if ((++iter & 255) == 0 && a->cancel &&
             atomic_load_explicit(a->cancel, memory_order_relaxed))
             return TB_ECANCELED;
     }
-    *lane_steps_out = b.lane_steps;
-    *divergent_out = b.divergent;
     return TB_OK;
+}
+
+/*
+ * Sweeps a tile of a one-dimensional, single-term model. Same contract as
+ * tb_sweep_tile for out/cancel/progress; writes lane-steps and divergent.
+ * Vectors in flight: the additive loop is latency-bound and gains from
+ * more; the multiplicative one holds more state and loses to spills.
+ */
+static int FK_NAME(sweep_1d)(const struct fast_args *a, uint64_t *out, uint64_t *lane_steps_out,
+                             uint64_t *divergent_out)
+{
+    struct FK_NAME(book) b = {.active = 0};
+    int rc;
+
+    if (a->family == TB_ADDITIVE)
+        rc = a->lean ? FK_NAME(loop_1d)(a, out, &b, TB_ADDITIVE, 1, FK_U_ADD)
+                     : FK_NAME(loop_1d)(a, out, &b, TB_ADDITIVE, 0, FK_U_ADD);
+    else if (a->family == TB_MULTIPLICATIVE)
+        rc = a->lean ? FK_NAME(loop_1d)(a, out, &b, TB_MULTIPLICATIVE, 1, FK_U_MUL)
+                     : FK_NAME(loop_1d)(a, out, &b, TB_MULTIPLICATIVE, 0, FK_U_MUL);
+    else
+        rc = a->lean ? FK_NAME(loop_1d)(a, out, &b, TB_QUADRATIC, 1, FK_U_MUL)
+                     : FK_NAME(loop_1d)(a, out, &b, TB_QUADRATIC, 0, FK_U_MUL);
+    if (rc == TB_OK) {
+        *lane_steps_out = b.lane_steps;
+        *divergent_out = b.divergent;
+    }
+    return rc;
 }
 
 /*
  * Sweeps a tile of any model (d >= 1, any number of cosine terms). Lanes
  * hold whole runs: coordinate i of the lanes of vector u lives in
- * X[i * FK_U + u]. One iteration evaluates f at the current point of every
+ * X[i * nu + u]. One iteration evaluates f at the current point of every
  * lane (the point after step tt), judges it when tt >= 1, and moves every
  * lane one step, like sweep.c's run_general. Needs scratch memory: returns
  * TB_ENOMEM if it cannot get it.
@@ -273,20 +474,21 @@ static int FK_NAME(sweep_nd)(const struct fast_args *a, uint64_t *out, uint64_t 
 {
     const struct tb_model *m = &a->spec->model;
     const int d = m->dim, nt = m->n_terms;
-    FK_VD s[FK_U], sum[FK_U], t[FK_U];
-    FK_VL live[FK_U];
-    struct FK_NAME(book) b = {.active = FK_L};
+    FK_VD s[FK_UMAX], sum[FK_UMAX], t[FK_UMAX];
+    FK_VL live[FK_UMAX];
+    const int nu = FK_U_ND;
+    struct FK_NAME(book) b = {.active = nu * FK_W};
     FK_VD *X, *SN = NULL;
     double kk[TB_MAX_TERMS], ee[TB_MAX_TERMS], gg[TB_MAX_TERMS];
     uint64_t last_progress = 0;
     unsigned iter = 0;
     int u, i, q, rc = TB_OK;
 
-    X = aligned_alloc(FK_W * 8, (size_t)d * FK_U * sizeof *X);
+    X = aligned_alloc(FK_W * 8, (size_t)d * nu * sizeof *X);
     if (!X)
         return TB_ENOMEM;
     if (m->family == TB_MULTIPLICATIVE) {
-        SN = aligned_alloc(FK_W * 8, (size_t)d * FK_U * sizeof *SN);
+        SN = aligned_alloc(FK_W * 8, (size_t)d * nu * sizeof *SN);
         if (!SN) {
             free(X);
             return TB_ENOMEM;
@@ -297,26 +499,26 @@ static int FK_NAME(sweep_nd)(const struct fast_args *a, uint64_t *out, uint64_t 
         ee[q] = m->terms[q].amplitude;
         gg[q] = TB_TWO_PI * m->terms[q].amplitude / m->terms[q].wavelength;
     }
-    for (u = 0; u < FK_U; u++) {
+    for (u = 0; u < nu; u++) {
         for (i = 0; i < FK_W; i++) {
             int c;
             live[u][i] = FK_NAME(take)(a, &b, u * FK_W + i, &s[u][i]) ? -1 : 0;
             for (c = 0; c < d; c++)
-                X[c * FK_U + u][i] = a->spec->x0 ? a->spec->x0[c] : a->spec->x0_scalar;
+                X[c * nu + u][i] = a->spec->x0 ? a->spec->x0[c] : a->spec->x0_scalar;
             sum[u][i] = 0.0;
             t[u][i] = 0.0;
         }
     }
 
     while (b.active > 0) {
-        FK_VL done[FK_U], div[FK_U], any = (FK_VL){0};
-        FK_VD f[FK_U];
+        FK_VL done[FK_UMAX], div[FK_UMAX], any = (FK_VL){0};
+        FK_VD f[FK_UMAX];
         int c;
 
         FK_EACH(u) f[u] = (FK_VD){0};
         if (m->family == TB_QUADRATIC) {
             for (c = 0; c < d; c++) {
-                FK_VD *xc = X + c * FK_U;
+                FK_VD *xc = X + c * nu;
                 FK_EACH(u)
                 {
                     f[u] = f[u] + xc[u] * xc[u];
@@ -325,7 +527,7 @@ static int FK_NAME(sweep_nd)(const struct fast_args *a, uint64_t *out, uint64_t 
             }
         } else if (m->family == TB_ADDITIVE) {
             for (c = 0; c < d; c++) {
-                FK_VD *xc = X + c * FK_U, fi[FK_U], gi[FK_U], ph[FK_U], sv[FK_U], cv[FK_U];
+                FK_VD *xc = X + c * nu, fi[FK_UMAX], gi[FK_UMAX], ph[FK_UMAX], sv[FK_UMAX], cv[FK_UMAX];
                 FK_EACH(u)
                 {
                     fi[u] = xc[u] * xc[u];
@@ -333,7 +535,7 @@ static int FK_NAME(sweep_nd)(const struct fast_args *a, uint64_t *out, uint64_t 
                 }
                 for (q = 0; q < nt; q++) {
                     FK_EACH(u) ph[u] = xc[u] * kk[q];
-                    FK_NAME(vsincos)(ph, sv, cv);
+                    FK_NAME(vsincos)(nu, ph, sv, cv, 1);
                     FK_EACH(u)
                     {
                         fi[u] = fi[u] + ee[q] * cv[u];
@@ -347,12 +549,12 @@ static int FK_NAME(sweep_nd)(const struct fast_args *a, uint64_t *out, uint64_t 
                 }
             }
         } else {
-            FK_VD r[FK_U], cc[FK_U];
+            FK_VD r[FK_UMAX], cc[FK_UMAX];
             FK_EACH(u) r[u] = cc[u] = (FK_VD){0};
             for (c = 0; c < d; c++) {
-                FK_VD *xc = X + c * FK_U, ph[FK_U], cv[FK_U];
+                FK_VD *xc = X + c * nu, ph[FK_UMAX], cv[FK_UMAX];
                 FK_EACH(u) ph[u] = xc[u] * kk[0];
-                FK_NAME(vsincos)(ph, SN + c * FK_U, cv);
+                FK_NAME(vsincos)(nu, ph, SN + c * nu, cv, 1);
                 FK_EACH(u)
                 {
                     r[u] = r[u] + xc[u] * xc[u];
@@ -361,7 +563,7 @@ static int FK_NAME(sweep_nd)(const struct fast_args *a, uint64_t *out, uint64_t 
             }
             FK_EACH(u) f[u] = r[u] * (1.0 + ee[0] * cc[u]);
             for (c = 0; c < d; c++) {
-                FK_VD *xc = X + c * FK_U, *sc = SN + c * FK_U;
+                FK_VD *xc = X + c * nu, *sc = SN + c * nu;
                 FK_EACH(u)
                 {
                     xc[u] = xc[u] - s[u] * ((2.0 * xc[u]) * (1.0 + ee[0] * cc[u]) -
@@ -372,14 +574,14 @@ static int FK_NAME(sweep_nd)(const struct fast_args *a, uint64_t *out, uint64_t 
         FK_EACH(u)
         {
             FK_VL valid = live[u] & (t[u] > 0.0);
-            done[u] = FK_NAME(judge)(a, f[u], &sum[u], t[u], valid, &div[u]);
+            done[u] = FK_NAME(judge)(a, f[u], &sum[u], t[u] == (double)a->steps, valid, &div[u]);
             t[u] = t[u] + 1.0;
             any = any | done[u];
         }
         if (!FK_ANY(any))
             goto poll;
 
-        for (u = 0; u < FK_U; u++) {
+        for (u = 0; u < nu; u++) {
             unsigned bitsdone = (unsigned)FK_ANY(done[u]);
             while (bitsdone) {
                 i = __builtin_ctz(bitsdone);
@@ -388,7 +590,7 @@ static int FK_NAME(sweep_nd)(const struct fast_args *a, uint64_t *out, uint64_t 
                                      (uint64_t)t[u][i] - 1, &s[u][i]))
                     live[u][i] = 0;
                 for (c = 0; c < d; c++)
-                    X[c * FK_U + u][i] = a->spec->x0 ? a->spec->x0[c] : a->spec->x0_scalar;
+                    X[c * nu + u][i] = a->spec->x0 ? a->spec->x0[c] : a->spec->x0_scalar;
                 sum[u][i] = 0.0;
                 t[u][i] = 0.0;
             }
@@ -415,6 +617,10 @@ static int FK_NAME(sweep_nd)(const struct fast_args *a, uint64_t *out, uint64_t 
 
 #undef FK_VD
 #undef FK_VL
-#undef FK_U
+#undef FK_UMAX
+#undef FK_U_ND
+#undef FK_U_ADD
+#undef FK_U_MUL
 #undef FK_L
 #undef FK_EACH
+#undef FK_AI

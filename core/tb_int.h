@@ -12,4 +12,7 @@ int tb__fast_sweep_tile(const struct tb_spec *spec, uint64_t begin, uint64_t cou
                         const atomic_int *cancel, tb_progress_fn progress, void *progress_user,
                         struct tb_tile_stats *stats);
 
+/* The fast path's vector sin and cos of x[0..n-1] on ISA cap (tests). */
+void tb__fast_sincos(enum tb_isa cap, const double *x, double *s, double *c, size_t n);
+
 #endif
