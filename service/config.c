@@ -77,7 +77,8 @@ static const struct opt opts[] = {
     {"busy-timeout", "TRAINBOUND_BUSY_TIMEOUT", OPT_INT, F(busy_timeout_ms), 0, 1, 600000, "MS",
      "SQLite busy timeout before a 503 (default 2000)"},
     {"synchronous", "TRAINBOUND_SYNCHRONOUS", OPT_SYNC, F(synchronous_normal), 0, 0, 0,
-     "full|normal", "SQLite synchronous mode (default full)"},
+     "full|normal", "SQLite synchronous mode of the connection that accepts jobs (default full);\n"
+     "                               workers write tile results with normal"},
     {"log-level", "TRAINBOUND_LOG_LEVEL", OPT_LEVEL, F(log_level), 0, 0, 0, "debug|info|warn|error",
      "least severe log lines written (default info)"},
     {"token-file", "TRAINBOUND_TOKEN_FILE", OPT_STR, F(token_file), S(token_file), 0, 0, "PATH",

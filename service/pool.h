@@ -42,7 +42,6 @@ struct pool_config {
     int lease_ms;        /* tile lease length */
     int max_attempts;    /* for queue_requeue_expired() */
     int busy_timeout_ms; /* of the worker connections */
-    int synchronous_normal;
     /* Called on the loop thread when a job changed: it started, a tile of
      * `points` points was saved, it was analysed or failed (points 0).
      * For event streams and metrics; may be NULL. */

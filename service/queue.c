@@ -439,9 +439,14 @@ int queue_claim(struct store *s, int64_t now_ms, int64_t lease_ms, struct tile_c
     int ret;
 
     memset(out, 0, sizeof *out);
-    ret = store__begin(s);
-    if (ret != QUEUE_OK)
+    /* A lease lost to a power cut only lets the tile be claimed again. */
+    ret = store__light(s, 1);
+    if (ret == QUEUE_OK)
+        ret = store__begin(s);
+    if (ret != QUEUE_OK) {
+        store__light(s, 0);
         return ret;
+    }
 
     ret = stmt(s, Q_CLAIM_JOB, &st);
     if (ret != QUEUE_OK)
@@ -523,6 +528,8 @@ int queue_claim(struct store *s, int64_t now_ms, int64_t lease_ms, struct tile_c
 out:
     store__reset(st);
     store__rollback(s);
+    if (store__light(s, 0) != QUEUE_OK && ret == QUEUE_OK)
+        ret = QUEUE_EIO;
     if (ret != QUEUE_OK)
         tile_claim_free(out);
     return ret;

@@ -240,7 +240,6 @@ int serve_main(int argc, char **argv)
     pc.lease_ms = srv.cfg.lease_s * 1000;
     pc.max_attempts = srv.cfg.max_attempts;
     pc.busy_timeout_ms = srv.cfg.busy_timeout_ms > 5000 ? srv.cfg.busy_timeout_ms : 5000;
-    pc.synchronous_normal = srv.cfg.synchronous_normal;
     pc.on_change = on_job_change;
     pc.on_change_user = &srv.app;
     rc = pool_start(&srv.loop, store, &pc, &srv.app.pool);

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "embed.h"
@@ -155,6 +156,13 @@ static int exec_sql(struct store *s, const char *sql)
     return store__map(sqlite3_exec(s->db, sql, NULL, NULL, NULL));
 }
 
+int store__light(struct store *s, int light)
+{
+    if (!s->sync_full)
+        return QUEUE_OK;
+    return exec_sql(s, light ? "PRAGMA synchronous = NORMAL" : "PRAGMA synchronous = FULL");
+}
+
 /* Runs a one-row pragma and copies its first column as an integer, or as
  * text into buf (NUL-terminated, cap bytes) when buf is not NULL. */
 static int pragma_value(struct store *s, const char *sql, int *value, char *buf, size_t cap)
@@ -269,6 +277,36 @@ static int file_is_readonly(const char *path)
     return (sb.st_mode & 0222) == 0 || access(path, W_OK) != 0;
 }
 
+/*
+ * The busy handler (SQLite calls it with the number of earlier calls for
+ * the same lock). SQLite's own sleeps 1 ms at first and then longer; the
+ * tiles of a fast job commit every few milliseconds from every worker, so
+ * a lock held for tens of microseconds cost a whole millisecond or more.
+ * This one backs off from 20 us to 1 ms, and gives up (SQLITE_BUSY) once
+ * it has waited the busy timeout in all.
+ */
+static int busy_wait(void *arg, int count)
+{
+    static const long step_us[] = {20, 50, 100, 200, 500};
+    const int nsteps = (int)(sizeof step_us / sizeof step_us[0]);
+    const struct store *s = arg;
+    long waited = 0, us;
+    struct timespec ts;
+    int i;
+
+    for (i = 0; i < count && i < nsteps; i++)
+        waited += step_us[i];
+    if (count > nsteps)
+        waited += (long)(count - nsteps) * 1000;
+    if (waited >= (long)s->busy_timeout_ms * 1000)
+        return 0;
+    us = count < nsteps ? step_us[count] : 1000;
+    ts.tv_sec = 0;
+    ts.tv_nsec = us * 1000;
+    nanosleep(&ts, NULL);
+    return 1;
+}
+
 int store_open(const char *path, int migrate, int busy_timeout_ms, int synchronous_normal,
                struct store **out)
 {
@@ -293,7 +331,8 @@ int store_open(const char *path, int migrate, int busy_timeout_ms, int synchrono
         goto out;
     }
     sqlite3_extended_result_codes(s->db, 1);
-    sqlite3_busy_timeout(s->db, busy_timeout_ms > 0 ? busy_timeout_ms : 0);
+    s->busy_timeout_ms = busy_timeout_ms > 0 ? busy_timeout_ms : 0;
+    sqlite3_busy_handler(s->db, busy_wait, s);
 
     /* WAL is persistent in the file; a read-only connection cannot switch
      * it and reads whatever mode the file has. */
@@ -306,6 +345,7 @@ int store_open(const char *path, int migrate, int busy_timeout_ms, int synchrono
             goto out;
         }
     }
+    s->sync_full = !synchronous_normal;
     ret = exec_sql(s, synchronous_normal ? "PRAGMA synchronous = NORMAL"
                                          : "PRAGMA synchronous = FULL");
     if (ret == QUEUE_OK)

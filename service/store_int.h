@@ -28,6 +28,8 @@ struct store {
     sqlite3_stmt *stmt[STORE_MAX_STMTS];     /* owned, prepared on first use */
     char errmsg[200];                        /* SQLite's message of the failure that rolled back the
                                                 current operation; "" when none */
+    int busy_timeout_ms;                     /* busy_wait() gives up after this */
+    int sync_full;                           /* opened with synchronous = FULL */
 };
 
 /* Maps a SQLite result code (primary or extended) to 0 or a QUEUE_E* code. */
@@ -67,6 +69,11 @@ int queue__idem_lookup(struct store *s, const char *key, const char *request_has
 int store__begin(struct store *s);
 int store__commit(struct store *s);
 void store__rollback(struct store *s);
+
+/* light 1: the next commits of s skip the fsync (synchronous = NORMAL),
+ * for writes that can be redone if a power cut loses them; light 0: back
+ * to the level s was opened with. Call outside a transaction. */
+int store__light(struct store *s, int light);
 
 /*
  * Applies the migrations in files[0..n) (sorted; file i must be numbered

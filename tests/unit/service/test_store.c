@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "embed.h"
@@ -185,7 +186,7 @@ START_TEST(test_pragmas)
     ck_assert_int_eq(store_open(dbpath, 1, 1234, 0, &s), QUEUE_OK);
     ck_assert_int_eq(sql_int(s->db, "PRAGMA synchronous"), 2); /* FULL */
     ck_assert_int_eq(sql_int(s->db, "PRAGMA foreign_keys"), 1);
-    ck_assert_int_eq(sql_int(s->db, "PRAGMA busy_timeout"), 1234);
+    ck_assert_int_eq(s->busy_timeout_ms, 1234); /* our busy handler's limit */
     sql_text(s->db, "PRAGMA journal_mode", mode, sizeof mode);
     ck_assert_str_eq(mode, "wal");
 
@@ -199,6 +200,42 @@ START_TEST(test_pragmas)
     s = NULL;
     ck_assert_int_eq(store_open(dbpath, 0, 10, 1, &s), QUEUE_OK);
     ck_assert_int_eq(sql_int(s->db, "PRAGMA synchronous"), 1); /* NORMAL */
+    ck_assert_int_eq(store__light(s, 1), QUEUE_OK); /* no-op: already NORMAL */
+    ck_assert_int_eq(sql_int(s->db, "PRAGMA synchronous"), 1);
+    store_close(s);
+
+    /* store__light switches a FULL connection to NORMAL and back. */
+    s = NULL;
+    ck_assert_int_eq(store_open(dbpath, 0, 10, 0, &s), QUEUE_OK);
+    ck_assert_int_eq(store__light(s, 1), QUEUE_OK);
+    ck_assert_int_eq(sql_int(s->db, "PRAGMA synchronous"), 1);
+    ck_assert_int_eq(store__light(s, 0), QUEUE_OK);
+    ck_assert_int_eq(sql_int(s->db, "PRAGMA synchronous"), 2);
+    store_close(s);
+}
+END_TEST
+
+/* The busy handler waits out a short lock, and answers QUEUE_EBUSY after
+ * about the busy timeout when the lock stays. */
+START_TEST(test_busy_wait)
+{
+    struct store *s = NULL;
+    struct timespec t0, t1;
+    double waited;
+    sqlite3 *db;
+
+    ck_assert_int_eq(store_open(dbpath, 1, 150, 0, &s), QUEUE_OK);
+    db = raw_open();
+    ck_assert_int_eq(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    ck_assert_int_eq(store__begin(s), QUEUE_EBUSY);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    waited = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+    ck_assert_msg(waited >= 0.14, "gave up after %.3f s, before the 150 ms timeout", waited);
+    ck_assert_int_eq(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+    ck_assert_int_eq(store__begin(s), QUEUE_OK);
+    store__rollback(s);
+    sqlite3_close(db);
     store_close(s);
 }
 END_TEST
@@ -405,6 +442,7 @@ static Suite *store_suite(void)
     tcase_add_test(tc, test_worker_refuses_unmigrated);
     tcase_add_test(tc, test_refuses_newer_schema);
     tcase_add_test(tc, test_pragmas);
+    tcase_add_test(tc, test_busy_wait);
     tcase_add_test(tc, test_failed_migration_is_invisible);
     tcase_add_test(tc, test_busy);
     tcase_add_test(tc, test_readonly_file);
