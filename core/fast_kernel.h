@@ -40,7 +40,7 @@ typedef long long FK_VL __attribute__((vector_size(FK_W * 8), aligned(FK_W * 8))
 #define FK_U_ADD 6
 #endif
 #ifndef FK_U_MUL
-#define FK_U_MUL 4
+#define FK_U_MUL 5
 #endif
 #define FK_L (FK_W * FK_UMAX)
 #define FK_AI static inline __attribute__((always_inline))
@@ -436,8 +436,10 @@ FK_AI int FK_NAME(loop_1d)(const struct fast_args *a, uint64_t *out, struct FK_N
 /*
  * Sweeps a tile of a one-dimensional, single-term model. Same contract as
  * tb_sweep_tile for out/cancel/progress; writes lane-steps and divergent.
- * Vectors in flight: the additive loop is latency-bound and gains from
- * more; the multiplicative one holds more state and loses to spills.
+ * Vectors in flight (FK_U_ADD, FK_U_MUL), chosen by interleaved runs on
+ * the development VM (AVX2): the additive loop is latency-bound and is
+ * fastest with 6 (4 and 8 are slower); the multiplicative one holds more
+ * state, and 6 already loses a quarter to spills, so it runs 5.
  */
 static int FK_NAME(sweep_1d)(const struct fast_args *a, uint64_t *out, uint64_t *lane_steps_out,
                              uint64_t *divergent_out)
