@@ -199,7 +199,8 @@ char *metrics_render(struct metrics *m, const struct metrics_gauges *g, int64_t 
              g->jobs[0]);
     }
     outf(&o,
-         "# HELP trainbound_tiles_running Tile and analysis tasks in flight.\n"
+         "# HELP trainbound_tiles_running Tile and analysis tasks in flight (running, or claimed "
+         "one ahead per worker).\n"
          "# TYPE trainbound_tiles_running gauge\ntrainbound_tiles_running %d\n",
          g->running_tiles);
     outf(&o,

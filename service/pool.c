@@ -359,7 +359,10 @@ static void tile_after(uv_work_t *req, int status)
     task_finished(p);
 }
 
-/* Claims tiles while there is room (loop thread). */
+/* Claims tiles while there is room (loop thread): up to two per worker, so
+ * that a worker finishing a tile starts the next one at once instead of
+ * waiting for the loop thread to claim it (a fast tile lasts a few ms).
+ * A claimed tile that waits keeps its lease through renew_silent(). */
 static void dispatch(struct pool *p)
 {
     while (!p->draining && !p->closing && p->in_flight < 2 * p->cfg.workers) {

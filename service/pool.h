@@ -65,7 +65,8 @@ void pool_analyze_job(struct pool *p, int64_t job_id);
 /* Raises the cancel flag of every running tile of the job. */
 void pool_cancel_job(struct pool *p, int64_t job_id);
 
-/* Tile and analysis tasks in flight. */
+/* Tile and analysis tasks in flight: running, or claimed and queued behind
+ * a running one (the pool claims up to one tile ahead per worker). */
 int pool_in_flight(const struct pool *p);
 
 /*
