@@ -81,8 +81,21 @@ static inline double fast_lr(const struct fast_args *a, uint64_t j)
     return tb_grid_lr(a->spec, a->begin + j);
 }
 
-#pragma GCC push_options
-#pragma GCC target("avx512f,avx512dq,fma")
+/* Per-ISA code generation for the kernels that follow: GCC's target
+ * pragma, or clang's equivalent attribute block. */
+#if defined(__clang__)
+/* clang-format off */
+#define FAST_TARGET_AVX512 _Pragma("clang attribute push(__attribute__((target(\"avx512f,avx512dq,fma\"))), apply_to = function)")
+#define FAST_TARGET_AVX2 _Pragma("clang attribute push(__attribute__((target(\"avx2,fma\"))), apply_to = function)")
+/* clang-format on */
+#define FAST_TARGET_END _Pragma("clang attribute pop")
+#else
+#define FAST_TARGET_AVX512 _Pragma("GCC push_options") _Pragma("GCC target(\"avx512f,avx512dq,fma\")")
+#define FAST_TARGET_AVX2 _Pragma("GCC push_options") _Pragma("GCC target(\"avx2,fma\")")
+#define FAST_TARGET_END _Pragma("GCC pop_options")
+#endif
+
+FAST_TARGET_AVX512
 #define FK_W 8
 #define FK_NAME(x) x##_avx512
 #define FK_ANY(m) ((int)_mm512_test_epi64_mask((__m512i)(m), (__m512i)(m)))
@@ -90,10 +103,9 @@ static inline double fast_lr(const struct fast_args *a, uint64_t j)
 #undef FK_W
 #undef FK_NAME
 #undef FK_ANY
-#pragma GCC pop_options
+FAST_TARGET_END
 
-#pragma GCC push_options
-#pragma GCC target("avx2,fma")
+FAST_TARGET_AVX2
 #define FK_W 4
 #define FK_NAME(x) x##_avx2
 #define FK_ANY(m) _mm256_movemask_pd((__m256d)(m))
@@ -101,7 +113,7 @@ static inline double fast_lr(const struct fast_args *a, uint64_t j)
 #undef FK_W
 #undef FK_NAME
 #undef FK_ANY
-#pragma GCC pop_options
+FAST_TARGET_END
 
 #define FK_W 2
 #define FK_NAME(x) x##_sse2

@@ -503,8 +503,10 @@ static int FK_NAME(sweep_nd)(const struct fast_args *a, uint64_t *out, uint64_t 
     }
     for (u = 0; u < nu; u++) {
         for (i = 0; i < FK_W; i++) {
+            double si;
             int c;
-            live[u][i] = FK_NAME(take)(a, &b, u * FK_W + i, &s[u][i]) ? -1 : 0;
+            live[u][i] = FK_NAME(take)(a, &b, u * FK_W + i, &si) ? -1 : 0;
+            s[u][i] = si;
             for (c = 0; c < d; c++)
                 X[c * nu + u][i] = a->spec->x0 ? a->spec->x0[c] : a->spec->x0_scalar;
             sum[u][i] = 0.0;
@@ -588,9 +590,11 @@ static int FK_NAME(sweep_nd)(const struct fast_args *a, uint64_t *out, uint64_t 
             while (bitsdone) {
                 i = __builtin_ctz(bitsdone);
                 bitsdone &= bitsdone - 1;
+                double si;
                 if (!FK_NAME(retire)(a, &b, out, u * FK_W + i, div[u][i] != 0,
-                                     (uint64_t)t[u][i] - 1, &s[u][i]))
+                                     (uint64_t)t[u][i] - 1, &si))
                     live[u][i] = 0;
+                s[u][i] = si;
                 for (c = 0; c < d; c++)
                     X[c * nu + u][i] = a->spec->x0 ? a->spec->x0[c] : a->spec->x0_scalar;
                 sum[u][i] = 0.0;
