@@ -263,8 +263,8 @@ struct FK_NAME(vec1) {
  * The scalar path of the 1-D kernel, for the lanes of one vector (lanes
  * base.. of the book) set in bits, at iteration it. In lean mode it judges
  * them exactly: x^2 under a->lean_xc cannot pass the threshold, over
- * a->lean_xd (or NaN) surely does, and in between f is computed with
- * libm; a lane that goes on gets libm's sin/cos. Else dbits holds the
+ * a->lean_xd (or NaN) surely does, and in between f is the core's own
+ * tb_loss(); a lane that goes on gets libm's sin/cos. Else dbits holds the
  * divergent lanes. A lane that stops is retired and refilled.
  */
 static __attribute__((noinline)) void
@@ -289,18 +289,12 @@ FK_NAME(settle)(const struct fast_args *a, struct FK_NAME(book) *b, uint64_t *ou
             } else if (r > a->lean_xd || r != r) {
                 div = 1;
             } else {
-                double si = 0.0, ci = 1.0, f;
+                const double f = tb_loss(&a->spec->model, &x); /* libm, reference order */
 
-                if (a->family != TB_QUADRATIC)
-                    sincos(x * a->phase_scale, &si, &ci);
-                if (a->family == TB_ADDITIVE)
-                    f = r + eps * ci;
-                else if (a->family == TB_MULTIPLICATIVE)
-                    f = r * (1.0 + eps * ci);
-                else
-                    f = r;
                 div = !(f <= a->threshold) || f < -0x1.fffffffffffffp1023;
-                if (!div) {
+                if (!div && a->family != TB_QUADRATIC) {
+                    double si, ci;
+                    sincos(x * a->phase_scale, &si, &ci);
                     v->sn[i] = si;
                     if (a->family == TB_MULTIPLICATIVE)
                         v->g[i] = 2.0 * (1.0 + eps * ci);
