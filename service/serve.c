@@ -163,14 +163,12 @@ int serve_main(int argc, char **argv)
         return 2;
     }
     log_setup((enum log_level)srv.cfg.log_level, 2);
-    if (srv.cfg.token_file[0]) {
-        int rw, ro;
-        if (auth_load(srv.cfg.token_file, &srv.app.auth, err, sizeof err) != 0) {
-            fprintf(stderr, "trainbound serve: %s\n", err);
-            return 2;
-        }
-        auth_counts(srv.app.auth, &rw, &ro);
-        log_event(LOG_INFO, "auth", "s:i, s:i", "tokens", rw, "read_only_tokens", ro);
+    /* Loaded now, so a bad token file is a usage error before anything is
+     * bound or created; logged after "listening", which stays line one. */
+    if (srv.cfg.token_file[0] &&
+        auth_load(srv.cfg.token_file, &srv.app.auth, err, sizeof err) != 0) {
+        fprintf(stderr, "trainbound serve: %s\n", err);
+        return 2;
     }
 
     /* The libuv pool reads this once, at its first use: before any call. */
@@ -225,6 +223,11 @@ int serve_main(int argc, char **argv)
               "db", srv.cfg.db, "schema_version", version, "workers", srv.cfg.workers, "max_body",
               (json_int_t)srv.cfg.max_body, "max_levels", srv.cfg.max_levels, "max_steps",
               srv.cfg.max_steps, "max_dim", srv.cfg.max_dim, "max_cost", srv.cfg.max_cost);
+    if (srv.app.auth) {
+        int rw, ro;
+        auth_counts(srv.app.auth, &rw, &ro);
+        log_event(LOG_INFO, "auth", "s:i, s:i", "tokens", rw, "read_only_tokens", ro);
+    }
 
     /* Every lease in the file belongs to a previous process: requeue them
      * so their tiles run again; saved tiles are kept. */
