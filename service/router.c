@@ -14,22 +14,29 @@
 
 #define MAX_JOB_ID 9007199254740992LL /* 2^53: exact in a JSON number */
 
-int router_parse_id(const char *s, size_t n, int64_t *id)
+int router_check_id(const char *s, size_t n, int64_t *id)
 {
     int64_t v = 0;
     size_t i;
 
-    if (n == 0 || n > 16 || s[0] == '0')
+    if (n == 0 || s[0] == '0')
         return -1;
-    for (i = 0; i < n; i++) {
+    for (i = 0; i < n; i++)
         if (s[i] < '0' || s[i] > '9')
             return -1;
+    if (n > 16)
+        return -2;
+    for (i = 0; i < n; i++)
         v = v * 10 + (s[i] - '0');
-    }
-    if (v < 1 || v > MAX_JOB_ID)
-        return -1;
+    if (v > MAX_JOB_ID)
+        return -2;
     *id = v;
     return 0;
+}
+
+int router_parse_id(const char *s, size_t n, int64_t *id)
+{
+    return router_check_id(s, n, id) == 0 ? 0 : -1;
 }
 
 int router_parse_int(const char *s, int64_t min, int64_t max, int64_t *out)
@@ -146,13 +153,29 @@ int router_match(const char *method, const char *path, struct route_match *m)
         size_t seglen = slash ? (size_t)(slash - seg) : strlen(seg);
         const char *rest = seg + seglen;
 
-        if (router_parse_id(seg, seglen, &id) != 0)
+        int bad = seglen == 0 ? 0 : router_check_id(seg, seglen, &id);
+
+        if (seglen == 0)
             return ROUTER_ENOTFOUND;
         for (i = 0; i < N_ROUTES; i++)
             if (routes[i].has_id && strcmp(rest, routes[i].suffix) == 0) {
                 hit = &routes[i];
                 break;
             }
+        if (hit && bad != 0) {
+            /* A known route with an id that is no job's: a problem that
+             * says what an id is, not "no route". */
+            m->id = hit->id;
+            m->name = hit->name;
+            m->allow = hit->allow;
+            if (!method_allowed(hit, method))
+                return ROUTER_EMETHOD;
+            if (strcmp(method, "OPTIONS") == 0)
+                return ROUTER_OK;
+            return bad == -2 ? ROUTER_EIDRANGE : ROUTER_EBADID;
+        }
+        if (bad != 0)
+            return ROUTER_ENOTFOUND;
     } else if (strncmp(path, "/web/", 5) == 0 && path[5]) {
         static const struct route_def web = {ROUTE_WEB, "/web/{file}", "",
                                              0,         {"GET"},       "GET, HEAD, OPTIONS"};

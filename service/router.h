@@ -34,6 +34,8 @@ enum router_status {
     ROUTER_OK = 0,
     ROUTER_ENOTFOUND = -1, /* no route: 404 */
     ROUTER_EMETHOD = -2,   /* route exists, method not allowed: 405 + Allow */
+    ROUTER_EBADID = -3,    /* route exists, the {id} is not a positive decimal: 400 */
+    ROUTER_EIDRANGE = -4,  /* route exists, the {id} is digits over 2^53: no such job, 404 */
 };
 
 struct route_match {
@@ -46,7 +48,12 @@ struct route_match {
 
 /*
  * Matches method and path (no query string; borrowed). Routes with {id}
- * need a decimal id in 1..2^53: any other id segment is ROUTER_ENOTFOUND.
+ * need a decimal id in 1..2^53. When the rest of the path names a route
+ * but the id segment is not such an id, m is filled (id 0) and the answer
+ * is ROUTER_EBADID (not a positive integer: sign, leading zero, "0",
+ * non-digits) or ROUTER_EIDRANGE (digits over 2^53, so no job has it);
+ * ROUTER_EMETHOD still wins, and OPTIONS is ROUTER_OK. An empty id
+ * segment, or an unknown rest, is ROUTER_ENOTFOUND.
  * HEAD is accepted wherever GET is; OPTIONS matches every route (the
  * caller answers 204 with Allow). A trailing slash is not stripped.
  */
@@ -55,6 +62,10 @@ int router_match(const char *method, const char *path, struct route_match *m);
 /* Parses a job id: 1..2^53, decimal digits only, no sign, no leading
  * zero, n bytes of s. 0 or -1. */
 int router_parse_id(const char *s, size_t n, int64_t *id);
+
+/* As router_parse_id, but tells the failures apart: -1 malformed (empty,
+ * not all digits, leading zero, "0"), -2 well-formed but over 2^53. */
+int router_check_id(const char *s, size_t n, int64_t *id);
 
 /* Parses a whole decimal integer in [min, max] (no sign for >= 0 ranges,
  * no spaces). 0 or -1. NULL and "" are -1. */

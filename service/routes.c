@@ -1426,6 +1426,29 @@ static int route_or_answer(const struct http_request *req, struct http_response 
         problem(resp, req, PROBLEM_NOT_FOUND, "no route %.200s", req->path);
         return 1;
     }
+    if (rc == ROUTER_EBADID || rc == ROUTER_EIDRANGE) {
+        const char *seg = req->path + strlen("/v1/jobs/");
+        int n = (int)strcspn(seg, "/");
+        char safe[72];
+        char cut[65];
+
+        snprintf(cut, sizeof cut, "%.*s", n < 64 ? n : 64, seg);
+        utf8_sanitize(cut, safe, sizeof safe);
+        if (rc == ROUTER_EBADID) {
+            json_t *doc = problem_new(PROBLEM_INVALID_PARAMETER, req->path,
+                                      "the job id must be a positive integer (1..2^53, decimal, no "
+                                      "sign or leading zero), got \"%s\"",
+                                      safe);
+            if (doc)
+                json_object_set_new(doc, "parameter", json_string("id"));
+            http_response_json(resp, 400, CT_PROBLEM, doc);
+        } else {
+            problem(resp, req, PROBLEM_NOT_FOUND,
+                    "no job %s: a job id is a positive integer up to 2^53 = 9007199254740992",
+                    safe);
+        }
+        return 1;
+    }
     if (rc == ROUTER_EMETHOD) {
         problem(resp, req, PROBLEM_METHOD_NOT_ALLOWED, "%.16s is not allowed on %.200s; use %s",
                 req->method, m->name, m->allow);

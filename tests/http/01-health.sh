@@ -29,9 +29,9 @@ for p in /v1/jobs: '/v1/jobs/{id}:' '/v1/jobs/{id}/result:' '/v1/jobs/{id}/dimen
 done
 
 expect_problem 404 GET /nope
-expect_problem 404 GET /v1/jobs/abc
-expect_problem 404 GET /v1/jobs/0
-expect_problem 404 GET /v1/jobs/007
+expect_problem 400 GET /v1/jobs/abc
+expect_problem 400 GET /v1/jobs/0
+expect_problem 400 GET /v1/jobs/007
 expect_problem 404 GET /v1/jobs/1/nothing
 expect_problem 404 GET /v1/jobs/123456
 check_eq "$(body_json .instance)" /v1/jobs/123456 "problem instance"

@@ -44,7 +44,25 @@ for p in /v1/jobs/999 /v1/jobs/999/result /v1/jobs/999/dimension /v1/jobs/999/bo
 done
 expect_problem 404 POST /v1/jobs/999/cancel
 expect_problem 404 DELETE /v1/jobs/999
-expect_problem 404 GET /v1/jobs/-1
+# A malformed id on any job route is 400 and says what an id is; a
+# well-formed one that no job has (even past 2^53) is 404.
+for sub in "" /result /boundary /dimension /cells /events; do
+    for bad in abc -1 01 0 1.5; do
+        expect_problem 400 GET "/v1/jobs/$bad$sub"
+        case "$(body_json .detail)" in
+        *"must be a positive integer"*) ;;
+        *) fail "/v1/jobs/$bad$sub detail: $(body_json .detail)" ;;
+        esac
+        check_eq "$(body_json .parameter)" id "/v1/jobs/$bad$sub parameter"
+    done
+    expect_problem 404 GET "/v1/jobs/123456789012345678901234567890$sub"
+    case "$(body_json .detail)" in
+    *"positive integer"*) ;;
+    *) fail "30-digit id$sub detail: $(body_json .detail)" ;;
+    esac
+done
+expect_problem 400 POST /v1/jobs/abc/cancel
+expect_problem 400 DELETE /v1/jobs/-1
 expect_problem 404 GET /v1/jobs/99999999999999999999
 
 # ---- 413 -------------------------------------------------------------

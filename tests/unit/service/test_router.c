@@ -49,13 +49,30 @@ START_TEST(routes)
     ck_assert_int_eq(router_match("GET", "//", &m), ROUTER_ENOTFOUND);
     ck_assert_int_eq(router_match("GET", "/v1/jobs/", &m), ROUTER_ENOTFOUND);
     ck_assert_int_eq(router_match("GET", "/v1/jobs/42/", &m), ROUTER_ENOTFOUND);
-    ck_assert_int_eq(router_match("GET", "/v1/jobs/abc", &m), ROUTER_ENOTFOUND);
-    ck_assert_int_eq(router_match("GET", "/v1/jobs/0", &m), ROUTER_ENOTFOUND);
-    ck_assert_int_eq(router_match("GET", "/v1/jobs/042", &m), ROUTER_ENOTFOUND);
-    ck_assert_int_eq(router_match("GET", "/v1/jobs/-1", &m), ROUTER_ENOTFOUND);
-    ck_assert_int_eq(router_match("GET", "/v1/jobs/+1", &m), ROUTER_ENOTFOUND);
+    /* A known route with a bad id: 400 (malformed) or 404 (too big). */
+    ck_assert_int_eq(router_match("GET", "/v1/jobs/abc", &m), ROUTER_EBADID);
+    ck_assert_int_eq(m.id, ROUTE_JOB);
+    ck_assert_str_eq(m.name, "/v1/jobs/{id}");
+    ck_assert_int_eq(router_match("GET", "/v1/jobs/0", &m), ROUTER_EBADID);
+    ck_assert_int_eq(router_match("GET", "/v1/jobs/042", &m), ROUTER_EBADID);
+    ck_assert_int_eq(router_match("GET", "/v1/jobs/01", &m), ROUTER_EBADID);
+    ck_assert_int_eq(router_match("GET", "/v1/jobs/-1", &m), ROUTER_EBADID);
+    ck_assert_int_eq(router_match("GET", "/v1/jobs/+1", &m), ROUTER_EBADID);
+    ck_assert_int_eq(router_match("GET", "/v1/jobs/abc/result", &m), ROUTER_EBADID);
+    ck_assert_int_eq(m.id, ROUTE_JOB_RESULT);
+    ck_assert_int_eq(router_match("GET", "/v1/jobs/-1/boundary", &m), ROUTER_EBADID);
+    ck_assert_int_eq(router_match("GET", "/v1/jobs/01/dimension", &m), ROUTER_EBADID);
+    ck_assert_int_eq(router_match("GET", "/v1/jobs/x/cells", &m), ROUTER_EBADID);
+    ck_assert_int_eq(router_match("GET", "/v1/jobs/x/events", &m), ROUTER_EBADID);
+    ck_assert_int_eq(router_match("POST", "/v1/jobs/x/cancel", &m), ROUTER_EBADID);
+    ck_assert_int_eq(router_match("GET", "/v1/jobs/x/cancel", &m), ROUTER_EMETHOD);
+    ck_assert_int_eq(router_match("OPTIONS", "/v1/jobs/x", &m), ROUTER_OK);
+    ck_assert_int_eq(router_match("GET", "/v1/jobs/99999999999999999", &m), ROUTER_EIDRANGE);
+    ck_assert_int_eq(router_match("GET", "/v1/jobs/9007199254740993", &m), ROUTER_EIDRANGE);
+    ck_assert_int_eq(router_match("GET", "/v1/jobs/123456789012345678901234567890/result", &m),
+                     ROUTER_EIDRANGE);
     ck_assert_int_eq(router_match("GET", "/v1/jobs/42/result/x", &m), ROUTER_ENOTFOUND);
-    ck_assert_int_eq(router_match("GET", "/v1/jobs/99999999999999999", &m), ROUTER_ENOTFOUND);
+    ck_assert_int_eq(router_match("GET", "/v1/jobs/abc/nothing", &m), ROUTER_ENOTFOUND);
     ck_assert_int_eq(router_match("GET", "/V1/JOBS", &m), ROUTER_ENOTFOUND);
     ck_assert_int_eq(router_match(NULL, "/v1/jobs", &m), ROUTER_ENOTFOUND);
 }
@@ -72,6 +89,13 @@ START_TEST(ids_and_ints)
     ck_assert_int_eq(router_parse_id("9007199254740993", 16, &v), -1);
     ck_assert_int_eq(router_parse_id("12x", 3, &v), -1);
     ck_assert_int_eq(router_parse_id("", 0, &v), -1);
+    ck_assert_int_eq(router_check_id("12x", 3, &v), -1);
+    ck_assert_int_eq(router_check_id("0", 1, &v), -1);
+    ck_assert_int_eq(router_check_id("01", 2, &v), -1);
+    ck_assert_int_eq(router_check_id("9007199254740993", 16, &v), -2);
+    ck_assert_int_eq(router_check_id("123456789012345678901234567890", 30, &v), -2);
+    ck_assert_int_eq(router_check_id("77", 2, &v), 0);
+    ck_assert_int_eq(v, 77);
 
     ck_assert_int_eq(router_parse_int("20", 1, 100, &v), 0);
     ck_assert_int_eq(v, 20);
