@@ -149,7 +149,9 @@ static int not_modified(const struct http_request *req, struct http_response *re
 
 struct allowed {
     const char *const *names;
-    const char *bad; /* the first unknown key (borrowed from MHD) */
+    const char *bad;      /* the first unknown key (borrowed from MHD) */
+    const char *repeated; /* the first known key given twice (borrowed) */
+    unsigned long seen;   /* bit i: names[i] was given */
 };
 
 static int check_key(void *user, const char *key, const char *value)
@@ -159,23 +161,37 @@ static int check_key(void *user, const char *key, const char *value)
 
     (void)value;
     for (i = 0; a->names[i]; i++)
-        if (strcmp(key, a->names[i]) == 0)
+        if (strcmp(key, a->names[i]) == 0) {
+            /* ?limit=2&limit=3: which one was meant is a guess; refuse. */
+            if (i < 8 * sizeof a->seen && (a->seen >> i & 1UL)) {
+                a->repeated = key;
+                return 1;
+            }
+            if (i < 8 * sizeof a->seen)
+                a->seen |= 1UL << i;
             return 0;
+        }
     a->bad = key;
     return 1;
 }
 
-/* 400 for a query parameter the route does not know. Returns 1 after
- * answering. names is NULL-terminated. */
+/* 400 for a query parameter the route does not know, or one given more
+ * than once. Returns 1 after answering. names is NULL-terminated. */
 static int unknown_params(const struct http_request *req, struct http_response *resp,
                           const char *const *names)
 {
-    struct allowed a = {names, NULL};
+    struct allowed a = {names, NULL, NULL, 0};
     char list[256] = "";
     size_t i;
 
     if (http_query_each(req, check_key, &a) == 0)
         return 0;
+    if (a.repeated) {
+        param_problem(resp, req, PROBLEM_INVALID_PARAMETER, a.repeated,
+                      "query parameter \"%.64s\" is given more than once; give it once",
+                      a.repeated);
+        return 1;
+    }
     for (i = 0; names[i]; i++) {
         if (i)
             strncat(list, ", ", sizeof list - strlen(list) - 1);

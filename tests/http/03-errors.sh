@@ -35,6 +35,19 @@ expect_problem 400 GET "/v1/jobs/$small/dimension?min_level=x"
 expect_problem 400 GET "/v1/jobs/$small/boundary?limit=0"
 expect_problem 400 GET "/v1/jobs/$small/boundary?offset=-1"
 expect_problem 400 GET "/v1/jobs/$small/boundary?labels=maybe"
+# A parameter given twice is refused, naming it (which one was meant?).
+expect_problem 400 GET '/v1/jobs?limit=2&limit=3'
+check_eq "$(body_json .parameter)" limit "repeated parameter named"
+case "$(body_json .detail)" in *'"limit"'*once*) ;; *) fail "repeated detail: $(body_json .detail)" ;; esac
+expect_problem 400 GET '/v1/jobs?status=queued&limit=5&status=running'
+check_eq "$(body_json .parameter)" status "repeated status named"
+expect_problem 400 GET "/v1/jobs/$small/boundary?offset=1&offset=1"
+check_eq "$(body_json .parameter)" offset "repeated offset named"
+expect_problem 400 GET "/v1/jobs/$small/dimension?min_level=1&min_level=2"
+check_eq "$(body_json .parameter)" min_level "repeated min_level named"
+expect_problem 400 GET "/v1/jobs/$small/cells?format=csv&format=csv"
+check_eq "$(body_json .parameter)" format "repeated format named"
+expect_status 200 GET '/v1/jobs?limit=2&status=succeeded'
 long=$(printf '%0300d' 0)
 expect_problem 400 POST /v1/jobs -H "$JSON" -H "Idempotency-Key: $long" --data-binary "@$TB_TMP/small.json"
 
