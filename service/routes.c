@@ -709,6 +709,25 @@ static int counts_from(const char *text, int levels, uint64_t *counts)
     return ok;
 }
 
+/* Reads an optional fit-window integer: as int_param over the int range,
+ * but a value that is not one says the range that fits this job, lo..hi
+ * (why: `why`), not the int range. 1 present, 0 absent, -1 after 400. */
+static int window_param(const struct http_request *req, struct http_response *resp,
+                        const char *name, int lo, int hi, const char *why, int64_t *out)
+{
+    const char *v = http_query(req, name);
+
+    if (!v)
+        return 0;
+    if (router_parse_int(v, INT_MIN, INT_MAX, out) != 0) {
+        param_problem(resp, req, PROBLEM_INVALID_PARAMETER, name,
+                      "%s must be an integer in %d..%d (%s), got \"%.64s\"", name, lo, hi, why,
+                      v);
+        return -1;
+    }
+    return 1;
+}
+
 static void get_dimension(struct app *app, const struct http_request *req,
                           struct http_response *resp, int64_t id)
 {
@@ -738,20 +757,23 @@ static void get_dimension(struct app *app, const struct http_request *req,
     have_spec = 1;
     levels = spec.core.axes[0].levels;
     opts = spec.fit;
-    /* Syntax first (400), then the window against the job's levels (422). */
-    if ((r = int_param(req, resp, "min_level", INT_MIN, INT_MAX, &v)) < 0)
+    /* Syntax first (400), then the window against the job's levels (422);
+     * both name the job's real range. */
+    if ((r = window_param(req, resp, "min_level", 0, levels, "the job's lr.levels", &v)) < 0)
         goto out;
     if (r > 0) {
         opts.min_level = (int)v;
         refit = 1;
     }
-    if ((r = int_param(req, resp, "max_level", INT_MIN, INT_MAX, &v)) < 0)
+    if ((r = window_param(req, resp, "max_level", opts.min_level, levels,
+                          "min_level..the job's lr.levels", &v)) < 0)
         goto out;
     if (r > 0) {
         opts.max_level = (int)v;
         refit = 1;
     }
-    if ((r = int_param(req, resp, "min_levels", INT_MIN, INT_MAX, &v)) < 0)
+    if ((r = window_param(req, resp, "min_levels", 3, TB_MAX_LEVELS + 1, "at least 3 levels",
+                          &v)) < 0)
         goto out;
     if (r > 0) {
         opts.min_levels = (int)v;

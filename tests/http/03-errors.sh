@@ -32,6 +32,15 @@ expect_problem 400 GET '/v1/jobs?sort=id'
 check_eq "$(body_json .parameter)" sort "unknown parameter named"
 expect_problem 400 GET "/v1/jobs/$small?verbose=1"
 expect_problem 400 GET "/v1/jobs/$small/dimension?min_level=x"
+# The syntax error gives the job's real range (lr.levels 6), not the int range.
+check_eq "$(body_json .detail)" 'min_level must be an integer in 0..6 (the job'"'"'s lr.levels), got "x"' "min_level=x detail"
+check_eq "$(body_json .parameter)" min_level "min_level=x parameter"
+expect_problem 400 GET "/v1/jobs/$small/dimension?min_level=99999999999"
+case "$(body_json .detail)" in *' 0..6 '*) ;; *) fail "min_level=huge detail: $(body_json .detail)" ;; esac
+expect_problem 400 GET "/v1/jobs/$small/dimension?min_level=1&max_level=y"
+case "$(body_json .detail)" in *' 1..6 '*) ;; *) fail "max_level=y detail: $(body_json .detail)" ;; esac
+expect_problem 400 GET "/v1/jobs/$small/dimension?min_levels=1.5"
+case "$(body_json .detail)" in *2147483647*) fail "min_levels detail: $(body_json .detail)" ;; esac
 expect_problem 400 GET "/v1/jobs/$small/boundary?limit=0"
 expect_problem 400 GET "/v1/jobs/$small/boundary?offset=-1"
 expect_problem 400 GET "/v1/jobs/$small/boundary?labels=maybe"
