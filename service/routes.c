@@ -883,7 +883,7 @@ static void get_boundary(struct app *app, const struct http_request *req,
     struct job job;
     uint64_t *bits = NULL, *idx = NULL, words, points, i;
     int64_t offset = 0, limit = FLIPS_DEFAULT_LIMIT;
-    int have_spec = 0, with_labels = 1, more = 0, rc;
+    int have_spec = 0, with_labels = 0, more = 0, rc; /* labels: opt-in */
     const char *lv = http_query(req, "labels");
 
     if (unknown_params(req, resp, params))

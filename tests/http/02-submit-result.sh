@@ -68,8 +68,12 @@ expect_status 200 GET "/v1/jobs/$id/dimension?min_levels=20"
 check_eq "$(body_json .dimension.fractal)" false "min_levels=20 fractal"
 check_eq "$(body_json .dimension.value)" 0 "min_levels=20 value"
 
-# /boundary: flips paged, the labels as base64.
-expect_status 200 GET "/v1/jobs/$id/boundary"
+# /boundary: flips paged; the labels (as base64) only with labels=true.
+expect_status 200 GET "/v1/jobs/$id/boundary?limit=10"
+check_eq "$(body_json .labels)" null "labels are opt-in"
+check_eq "$(body_json .flips.count)" 10 "limit=10 count"
+[ "$(wc -c < "$TB_TMP/body")" -lt 2048 ] || fail "a 10-flip page is $(wc -c < "$TB_TMP/body") bytes"
+expect_status 200 GET "/v1/jobs/$id/boundary?labels=true"
 transitions=$(jq -r .boundary.transitions "$TB_TMP/result.json")
 check_eq "$(body_json .points)" 16385 "boundary.points"
 check_eq "$(body_json .transitions)" "$transitions" "boundary.transitions"

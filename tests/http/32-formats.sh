@@ -16,7 +16,7 @@ wait_job "$id" succeeded
 wait_job "$id2" succeeded
 
 for j in "$id" "$id2"; do
-    expect_status 200 GET "/v1/jobs/$j/boundary?limit=100000"
+    expect_status 200 GET "/v1/jobs/$j/boundary?limit=100000&labels=true"
     cp "$TB_TMP/body" "$TB_TMP/b$j.json"
     expect_status 200 GET "/v1/jobs/$j/boundary?format=npy"
     cp "$TB_TMP/body" "$TB_TMP/l$j.npy"
