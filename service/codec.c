@@ -42,9 +42,10 @@
  *   fit.min_level        integer, default 0; fit.max_level integer, default
  *                        lr.levels; 0 <= min_level <= max_level <= lr.levels.
  *   fit.min_levels       integer 3..33, default 3.
- *   precision            "reference" (default: science.md's evaluation order with
- *                        libm, bit for bit) or "fast" (SIMD lanes; may differ on
- *                        chaotic labels only).
+ *   precision            "fast" (default: SIMD lanes with FMA and our own sin/cos;
+ *                        may differ from reference on chaotic labels only) or
+ *                        "reference" (docs/science.md's evaluation order with
+ *                        libm, bit for bit).
  *   output.max_flips     integer 0..10000000, default 10000.
  *   cost                 (2^levels + 1) * steps <= lim->max_cost, else an
  *                        error at lr.levels giving the cost and the limit.
@@ -700,7 +701,7 @@ static void parse_tail(struct parse *p, const json_t *root)
     const json_t *outp;
     struct loc ol, l;
     long long mf = DEFAULT_MAX_FLIPS;
-    int prec = TB_PRECISION_REFERENCE;
+    int prec = TB_PRECISION_FAST;
 
     get_enum(p->errs, root, "precision", &p->top, precision_names, &prec);
     p->out->core.precision = (enum tb_precision)prec;
@@ -1053,6 +1054,19 @@ fail:
     return NULL;
 }
 
+json_t *codec_engine_json(const struct tb_spec *c)
+{
+    const int fast = c->precision == TB_PRECISION_FAST;
+    json_t *e = json_object();
+
+    if (put(e, "precision", json_string(fast ? "fast" : "reference")) ||
+        put(e, "isa", json_string(fast ? tb_fast_isa(c->isa_cap) : "libm"))) {
+        json_decref(e);
+        return NULL;
+    }
+    return e;
+}
+
 char *codec_result_encode_analysis(const struct codec_spec *s, const struct codec_analysis *a,
                                    double elapsed_s)
 {
@@ -1098,6 +1112,7 @@ char *codec_result_encode_analysis(const struct codec_spec *s, const struct code
     bad |= put(r, "critical", jnum(a->roughness.critical));
     bad |= put(r, "convex", json_boolean(a->roughness.convex));
     bad |= put(doc, "roughness", r);
+    bad |= put(doc, "engine", codec_engine_json(c));
     bad |= put(doc, "elapsed_s", jnum(elapsed_s));
 
     if (bad) {

@@ -123,6 +123,11 @@ int codec_analyze(const struct codec_spec *s, const uint64_t *labels, struct cod
 /* Frees what codec_analyze() allocated; a zeroed struct is fine. */
 void codec_analysis_free(struct codec_analysis *a);
 
+/* {"precision": "fast"|"reference", "isa": "avx512"|"avx2"|"sse2"|"libm"}:
+ * the engine that runs (ran) spec c on this machine. New reference; NULL
+ * when out of memory. */
+struct json_t *codec_engine_json(const struct tb_spec *c);
+
 /* codec_result_encode() from an analysis of the same spec (both borrowed).
  * Caller frees the text with free(); NULL on ENOMEM. */
 char *codec_result_encode_analysis(const struct codec_spec *s, const struct codec_analysis *a,

@@ -384,6 +384,7 @@
       ['roughness θ', r.roughness && fmt(r.roughness.theta, 4)],
       ['critical θc', r.roughness && (r.roughness.critical === null ? 'none (multiplicative)' : fmt(r.roughness.critical, 4))],
       ['convex', r.roughness && (r.roughness.convex ? 'yes' : 'no')],
+      ['engine', r.engine && (r.engine.precision + ' (' + r.engine.isa + ')')],
       ['elapsed', fmt(r.elapsed_s, 3) + ' s'],
     ];
     const dl = $('#facts');

@@ -4,14 +4,14 @@
 # JSON (divergent count, flips); the fast path reproduces science.md's exact
 # multiplicative counts at levels 0-9, agrees with the reference on at
 # least 99.9% of the labels, and on the regular quadratic on all of them;
-# --stats reports the points and lane-steps.
+# the fast path is the default; --stats reports the points and lane-steps.
 set -eu
 cd "$TB_TMP"
 PY=/usr/bin/python3
 
 jq '.lr.levels = 14 | .fit.max_level = 14' "$TB_ROOT/api/examples/multiplicative.json" > m.json
-"$TB_BIN" run --quiet --labels ref.npy m.json > ref.json
-"$TB_BIN" run --quiet --precision fast --stats --labels fast.npy m.json > fast.json 2> stats
+"$TB_BIN" run --quiet --precision reference --labels ref.npy m.json > ref.json
+"$TB_BIN" run --quiet --stats --labels fast.npy m.json > fast.json 2> stats
 jq -e '.spec.precision == "fast"' fast.json > /dev/null
 jq -e '.spec.precision == "reference"' ref.json > /dev/null
 jq -e -c '.counts[0:10] == [1,1,1,1,3,5,7,13,21,27]' fast.json > /dev/null ||
@@ -40,8 +40,8 @@ PYEOF
 
 # a regular case: the fast path is exact
 jq '.lr.levels = 12 | .fit.max_level = 12' "$TB_ROOT/api/examples/quadratic.json" > q.json
-"$TB_BIN" run --quiet --labels qr.npy q.json > /dev/null
-"$TB_BIN" run --quiet --precision fast --labels qf.npy q.json > /dev/null
+"$TB_BIN" run --quiet --precision reference --labels qr.npy q.json > /dev/null
+"$TB_BIN" run --quiet --labels qf.npy q.json > /dev/null
 cmp qr.npy qf.npy
 
 # bad flag values

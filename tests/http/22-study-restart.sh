@@ -8,7 +8,8 @@
 spec=$TB_TMP/study.json
 cat > "$spec" <<'JSON'
 {"model": {"family": "multiplicative", "amplitude": 0.2, "wavelength": 0.1}, "steps": 6000,
- "lr": {"levels": 12}, "vary": {"model.amplitude": [0.05, 0.1, 0.2, 0.1]}}
+ "lr": {"levels": 12}, "precision": "reference",
+ "vary": {"model.amplitude": [0.05, 0.1, 0.2, 0.1]}}
 JSON
 tb_start a --workers 2 --tile-points 256
 id=$(submit "$spec")

@@ -205,6 +205,10 @@ job_field() {
 }
 
 # write_spec FILE FAMILY LEVELS [STEPS] [EXTRA JSON MEMBERS]: a spec file.
+# It pins "precision": "reference": the tests size their "slow" jobs by the
+# scalar path's speed (the default fast path is 20-50x quicker, so a job
+# meant to be caught mid-run would finish first). 40-fast-default.sh covers
+# the default.
 write_spec() {
     f=$1
     fam=$2
@@ -215,6 +219,6 @@ write_spec() {
     quadratic) model='{"family":"quadratic","dim":1}' ;;
     *) model="{\"family\":\"$fam\",\"dim\":1,\"amplitude\":0.2,\"wavelength\":0.1}" ;;
     esac
-    printf '{"model":%s,"x0":1.0,"steps":%s,"divergence":{"criterion":"max_loss","threshold":1e8},"lr":{"min":0.0,"max":1.5,"levels":%s}%s}\n' \
+    printf '{"model":%s,"x0":1.0,"steps":%s,"divergence":{"criterion":"max_loss","threshold":1e8},"lr":{"min":0.0,"max":1.5,"levels":%s},"precision":"reference"%s}\n' \
         "$model" "$st" "$lv" "$extra" > "$f"
 }

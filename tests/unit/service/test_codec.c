@@ -156,7 +156,7 @@ START_TEST(test_defaults)
     ck_assert_int_eq(s.core.criterion, TB_MAX_LOSS);
     ck_assert_double_eq(s.core.threshold, 1e8);
     ck_assert_int_eq(s.core.nan_policy, TB_NAN_DIVERGENT);
-    ck_assert_int_eq(s.core.precision, TB_PRECISION_REFERENCE);
+    ck_assert_int_eq(s.core.precision, TB_PRECISION_FAST);
     ck_assert_int_eq(s.core.n_axes, 1);
     ck_assert_int_eq(s.core.axes[0].kind, TB_AXIS_LR);
     ck_assert_double_eq(s.core.axes[0].min, 0.0);
@@ -658,7 +658,7 @@ START_TEST(test_canonical_text)
                         "\"criterion\":\"max_loss\",\"threshold\":1e8,\"nan\":"
                         "\"divergent\"},\"lr\":{\"min\":0.0,\"max\":1.5,\"levels\":20},\"fit\":{"
                         "\"min_level\":4,\"max_level\":20,\"min_levels\":3},\"precision\":"
-                        "\"reference\",\"output\":{\"max_flips\":10000}}");
+                        "\"fast\",\"output\":{\"max_flips\":10000}}");
     free(c);
     c = canonical_of("{\"name\":\"q\",\"model\":{\"family\":\"quadratic\",\"dim\":2},"
                      "\"x0\":[1,-2]}");
@@ -667,7 +667,7 @@ START_TEST(test_canonical_text)
                         "\"criterion\":\"max_loss\",\"threshold\":2e8,\"nan\":"
                         "\"divergent\"},\"lr\":{\"min\":0.0,\"max\":1.5,\"levels\":20},\"fit\":{"
                         "\"min_level\":0,\"max_level\":20,\"min_levels\":3},\"precision\":"
-                        "\"reference\",\"output\":{\"max_flips\":10000}}");
+                        "\"fast\",\"output\":{\"max_flips\":10000}}");
     free(c);
 }
 END_TEST
@@ -685,7 +685,7 @@ START_TEST(test_canonical_same_meaning)
     free(b);
     /* Defaults written out or left out. */
     a = canonical_of(Q "}");
-    b = canonical_of("{\"precision\":\"reference\",\"output\":{\"max_flips\":10000},"
+    b = canonical_of("{\"precision\":\"fast\",\"output\":{\"max_flips\":10000},"
                      "\"fit\":{\"max_level\":20},\"lr\":{\"levels\":20,\"max\":1.5},"
                      "\"steps\":1000,\"x0\":1,\"model\":{\"dim\":1,\"family\":\"quadratic\"},"
                      "\"divergence\":{\"threshold\":1e8,\"nan\":\"divergent\"}}");
@@ -825,7 +825,8 @@ START_TEST(test_result_layout)
 {
     static const char *const keys[] = {
         "name",   "spec",      "lr",       "points",    "divergent_points", "divergent_fraction",
-        "counts", "dimension", "boundary", "roughness", "elapsed_s"};
+        "counts", "dimension", "boundary", "roughness", "engine",
+        "elapsed_s"};
     static const char *const dim_keys[] = {"value",           "stderr",      "r2",
                                            "intercept",       "min_level",   "max_level",
                                            "min_levels",      "levels_used", "first_level_used",
@@ -861,6 +862,11 @@ START_TEST(test_result_layout)
     ck_assert_int_eq(json_integer_value(json_object_get(j, "points")), 65);
     ck_assert(json_is_null(json_object_get(json_object_get(j, "roughness"), "critical")));
     ck_assert(json_is_false(json_object_get(json_object_get(j, "roughness"), "convex")));
+    /* The default engine is the fast path, on the ISA this CPU runs. */
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "engine"), "precision")),
+                     "fast");
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "engine"), "isa")),
+                     tb_fast_isa(TB_ISA_BEST));
 
     free(spec);
     free(canon);
@@ -872,6 +878,16 @@ START_TEST(test_result_layout)
     res = codec_result_encode(&s, labels, NAN);
     j = load_json(res);
     ck_assert_str_eq(json_object_iter_key(json_object_iter(j)), "spec");
+    json_decref(j);
+    free(res);
+    codec_spec_free(&s);
+    /* The reference path says so, and that libm ran it. */
+    s = parse_ok(M ",\"lr\":{\"levels\":6},\"precision\":\"reference\"}");
+    res = codec_result_encode(&s, labels, NAN);
+    j = load_json(res);
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "engine"), "precision")),
+                     "reference");
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "engine"), "isa")), "libm");
     ck_assert(json_is_null(json_object_get(j, "elapsed_s")));
     json_decref(j);
     free(res);
@@ -884,7 +900,8 @@ END_TEST
 START_TEST(test_result_multiplicative)
 {
     static const json_int_t want[] = {1, 1, 1, 1, 3, 5, 7, 13, 21, 27, 57};
-    struct codec_spec s = parse_ok(M ",\"lr\":{\"levels\":10},\"fit\":{\"min_level\":4}}");
+    struct codec_spec s = parse_ok(M ",\"lr\":{\"levels\":10},\"fit\":{\"min_level\":4},"
+                                   "\"precision\":\"reference\"}");
     uint64_t *labels = sweep_all(&s), pos = 0, idx[64];
     struct codec_analysis a;
     char *r1 = codec_result_encode(&s, labels, 2.0), *r2;
@@ -932,7 +949,8 @@ START_TEST(test_result_flips_truncated)
     char *res;
     json_t *j, *b;
 
-    s = parse_ok(M ",\"lr\":{\"levels\":10},\"output\":{\"max_flips\":5}}");
+    s = parse_ok(M ",\"lr\":{\"levels\":10},\"output\":{\"max_flips\":5},"
+                    "\"precision\":\"reference\"}");
     labels = sweep_all(&s);
     res = codec_result_encode(&s, labels, 0);
     j = load_json(res);
