@@ -6,6 +6,7 @@
 #   make unit | http      one test layer
 #   make browser          the dashboard in headless Chromium (part of make test)
 #   make docker-check     the Dockerfile's scripts on a clean copy (no Docker engine)
+#   make fresh-debian     make test in a debootstrapped Debian 12 chroot (as root; slow, not in make test)
 #   make SANITIZER=address|undefined test   sanitizer build in build-<name>/
 #   make valgrind         unit tests under valgrind (CK_FORK=no)
 #   make bench            benchmarks (not part of make test)
@@ -169,6 +170,12 @@ load: $(BUILD)/trainbound
 .PHONY: docker-check
 docker-check:
 	$(Q)sh tests/docker/clean-build.sh
+
+# make test from scratch: a Debian 12 minbase chroot (debootstrap) with only
+# build-essential, git and curl, a clone of the committed HEAD; needs root.
+.PHONY: fresh-debian
+fresh-debian:
+	$(Q)sh tests/docker/fresh-debian.sh
 
 # The paper's 10x10 additive map through the API (issue 4), on the fast
 # path; minutes on two cores. Not part of make test. DEMO_WORKERS, DEMO_TIMEOUT.
