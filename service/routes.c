@@ -841,6 +841,16 @@ out:
     job_free(&job);
 }
 
+#define CT_CSV "text/csv; charset=utf-8"
+
+/* Answers 200 with a CSV text (taken) and the job's cache headers: the
+ * one way /cells and /boundary send CSV. */
+static void csv_answer(struct http_response *resp, const char *etag, char *csv)
+{
+    http_response_body(resp, 200, CT_CSV, csv, strlen(csv));
+    cache_headers(resp, etag);
+}
+
 /* The flips [offset, offset + limit) into idx (caller array of limit);
  * returns the count written and sets *more when flips remain after them. */
 static size_t flips_page(const uint64_t *bits, uint64_t n, uint64_t offset, size_t limit,
@@ -896,9 +906,10 @@ static void get_boundary(struct app *app, const struct http_request *req,
                       "labels must be true or false, got \"%.64s\"", lv);
         return;
     }
-    if (fmt && strcmp(fmt, "json") != 0 && strcmp(fmt, "npy") != 0 && strcmp(fmt, "png") != 0) {
+    if (fmt && strcmp(fmt, "json") != 0 && strcmp(fmt, "npy") != 0 && strcmp(fmt, "png") != 0 &&
+        strcmp(fmt, "csv") != 0) {
         param_problem(resp, req, PROBLEM_INVALID_PARAMETER, "format",
-                      "format must be json, npy or png, got \"%.64s\"", fmt);
+                      "format must be json, csv, npy or png, got \"%.64s\"", fmt);
         return;
     }
     if (fmt && strcmp(fmt, "json") == 0)
@@ -935,6 +946,33 @@ static void get_boundary(struct app *app, const struct http_request *req,
         http_response_body(resp, 200, CT_NPY, out, hl + (size_t)points);
         http_response_header(resp, "Content-Disposition", "attachment; filename=\"labels.npy\"");
         cache_headers(resp, etag);
+        goto out;
+    }
+    if (fmt && strcmp(fmt, "csv") == 0) {
+        /* The same page of flips as the JSON, one "index,lr" row each;
+         * Link rel="next" names the next page while flips remain. */
+        const double lo = spec.core.axes[0].min, hi = spec.core.axes[0].max;
+        const double h = (hi - lo) / (double)((uint64_t)1 << spec.core.axes[0].levels);
+        size_t got, cap, len = 0;
+        char *csv;
+
+        idx = xmalloc((size_t)limit * sizeof *idx);
+        got = flips_page(bits, points, (uint64_t)offset, (size_t)limit, idx, &more);
+        cap = 16 + got * 48;
+        csv = xmalloc(cap);
+        len += (size_t)snprintf(csv, cap, "index,lr\n");
+        for (i = 0; i < got; i++)
+            len += (size_t)snprintf(csv + len, cap - len, "%" PRIu64 ",%.17g\n", idx[i],
+                                    lo + ((double)idx[i] + 0.5) * h);
+        csv_answer(resp, etag, csv);
+        if (more) {
+            char link[128];
+            snprintf(link, sizeof link,
+                     "</v1/jobs/%" PRId64 "/boundary?format=csv&offset=%" PRId64
+                     "&limit=%" PRId64 ">; rel=\"next\"",
+                     id, offset + (int64_t)got, limit);
+            http_response_header(resp, "Link", link);
+        }
         goto out;
     }
     if (fmt) { /* png: the label strip */
@@ -1379,8 +1417,7 @@ static void get_cells(struct app *app, const struct http_request *req, struct ht
             queue_problem(resp, req, rc, "reading the table");
             goto out;
         }
-        http_response_body(resp, 200, "text/csv; charset=utf-8", csv, strlen(csv));
-        cache_headers(resp, etag);
+        csv_answer(resp, etag, csv);
         goto out;
     }
     if (fv && strcmp(fv, "png") == 0) {

@@ -2,7 +2,7 @@
 # 32-formats.sh - ?format=npy of the labels (bool) and of the counts (<u8)
 # load with numpy and equal the JSON answers; the boundary strip is a PNG
 # (boundary.png and ?format=png) of min(points, 4096) x 32 pixels that
-# decodes; a bad format is 400.
+# decodes; ?format=csv of the flips equals the JSON ones; a bad format is 400.
 . "$TB_ROOT/tests/lib/http.sh"
 PY=/usr/bin/python3
 $PY -c 'import numpy' 2> /dev/null || fail "needs Debian's python3-numpy"
@@ -65,6 +65,30 @@ assert (w, h, depth, ctype) == (want, 32, 8, 2), (w, h, depth, ctype)
 assert len(zlib.decompress(idat)) == h * (1 + 3 * w)
 PYEOF
 done
+# format=csv: the same page of flips as the JSON, "index,lr" rows, with a
+# Link rel="next" while flips remain; the whole list equals the JSON's.
+expect_status 200 GET "/v1/jobs/$id/boundary?limit=100000"
+cp "$TB_TMP/body" "$TB_TMP/all.json"
+expect_status 200 GET "/v1/jobs/$id/boundary?format=csv&limit=100000"
+case "$(hdr Content-Type)" in text/csv*) ;; *) fail "boundary csv Content-Type: $(hdr Content-Type)" ;; esac
+[ -n "$(hdr ETag)" ] || fail "boundary csv without ETag"
+[ -z "$(hdr Link)" ] || fail "Link on the only page: $(hdr Link)"
+cp "$TB_TMP/body" "$TB_TMP/all.csv"
+expect_status 200 GET "/v1/jobs/$id/boundary?format=csv&offset=1&limit=2"
+cp "$TB_TMP/body" "$TB_TMP/page.csv"
+case "$(hdr Link)" in *'offset=3&limit=2>; rel="next"'*) ;; *) fail "boundary csv Link: $(hdr Link)" ;; esac
+$PY - "$TB_TMP" << 'PYEOF' || fail "the boundary CSV differs from the JSON flips"
+import csv, json, sys
+d = sys.argv[1]
+b = json.load(open(f"{d}/all.json"))
+rows = list(csv.reader(open(f"{d}/all.csv")))
+assert rows[0] == ["index", "lr"], rows[0]
+assert [int(r[0]) for r in rows[1:]] == b["flips"]["index"], "indices"
+assert [float(r[1]) for r in rows[1:]] == b["flips"]["lr"], "lrs"
+assert len(rows) - 1 == b["transitions"] and len(rows) >= 5, len(rows)
+page = list(csv.reader(open(f"{d}/page.csv")))
+assert page == [rows[0]] + rows[2:4], page
+PYEOF
 expect_problem 400 GET "/v1/jobs/$id/boundary?format=gif"
 expect_problem 400 GET "/v1/jobs/$id/dimension?format=png"
 expect_problem 404 GET "/v1/jobs/999/boundary.png"
