@@ -7,10 +7,13 @@
 #   docker/install-deps.sh runtime  only the shared libraries the binary needs
 #   docker/install-deps.sh fuzz     clang and its libFuzzer runtime (make fuzz)
 #   docker/install-deps.sh browser  chromium (make browser)
-#   docker/install-deps.sh node     node and npm (make browser, when no node is installed)
+#   docker/install-deps.sh node     node and npm (make browser, when no node is installed;
+#                                   tests/browser's playwright-core needs Node.js >= 18,
+#                                   and Debian 12's nodejs is 18.20.4)
 #
 # Packages already installed are skipped; apt-get runs only when something is
-# missing, and only as root (otherwise the missing names are printed).
+# missing, and only as root (otherwise the missing names are printed). It
+# says what it installs; when apt-get fails, its output is printed.
 set -eu
 
 BUILD_PKGS="gcc make pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev libuv1-dev libpng-dev yq"
@@ -44,8 +47,23 @@ if [ "$(id -u)" != 0 ]; then
     exit 1
 fi
 
-echo "install-deps: installing$missing" >&2
+echo "install-deps: installing$missing (apt-get, as root)" >&2
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+run() { # run CMD...: its's output goes to $log, and to stderr when it fails
+    if ! "$@" > "$log" 2>&1; then
+        cat "$log" >&2
+        echo "install-deps: FAILED: \`$*\` (output above); missing:$missing" >&2
+        exit 1
+    fi
+}
+echo "install-deps: apt-get update" >&2
+run apt-get update -q
+echo "install-deps: apt-get install$missing" >&2
 # shellcheck disable=SC2086
-apt-get install -y -qq --no-install-recommends $missing >/dev/null
+run apt-get install -y -q --no-install-recommends $missing
+case " $missing " in
+*" nodejs "*) echo "install-deps: node $(node --version 2>&1) installed (make browser needs >= 18)" >&2 ;;
+esac
+echo "install-deps: installed$missing" >&2
