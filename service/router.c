@@ -354,3 +354,79 @@ int router_cursor_decode(const char *s, int64_t *next)
         return -1;
     return router_parse_id((const char *)plain + 5, (size_t)n - 5, next);
 }
+
+/* ---- content negotiation ------------------------------------------------ */
+
+/* The q of one Accept item's parameters (between semi and end) in
+ * thousandths: 1000 when absent or unreadable. */
+static int item_q(const char *p, const char *end)
+{
+    while (p && p < end) {
+        const char *q = skip_ows(p + 1);
+        if ((q[0] == 'q' || q[0] == 'Q') && q[1] == '=') {
+            const char *v = q + 2;
+            int val, scale = 100;
+            if (v[0] != '0' && v[0] != '1')
+                return 1000;
+            val = (v[0] - '0') * 1000;
+            if (v[1] == '.')
+                for (v += 2; *v >= '0' && *v <= '9' && v < end && scale > 0; v++, scale /= 10)
+                    val += (*v - '0') * scale;
+            return val > 1000 ? 1000 : val;
+        }
+        p = memchr(p + 1, ';', (size_t)(end - p - 1));
+    }
+    return 1000;
+}
+
+/* The q (thousandths) that Accept gives `type` by its most specific
+ * matching range (type/sub over type/x-wildcard over the full wildcard),
+ * -1 when no range matches. */
+static int accept_q(const char *accept, const char *type)
+{
+    const char *p = accept, *slash = strchr(type, '/');
+    size_t tlen = strlen(type), major = slash ? (size_t)(slash - type) : tlen;
+    int best_spec = 0, best_q = -1;
+
+    while (*p) {
+        const char *item = skip_ows(p), *end = strchr(item, ','), *semi;
+        size_t n = token_len(item, ";,");
+        int spec = 0, q;
+
+        if (!end)
+            end = item + strlen(item);
+        semi = memchr(item, ';', (size_t)(end - item));
+        q = item_q(semi, end);
+        if (n == tlen && strncasecmp(item, type, tlen) == 0)
+            spec = 3;
+        else if (n == major + 2 && strncasecmp(item, type, major + 1) == 0 && item[major + 1] == '*')
+            spec = 2;
+        else if (n == 3 && strncmp(item, "*/*", 3) == 0)
+            spec = 1;
+        if (spec > best_spec || (spec == best_spec && spec > 0 && q > best_q)) {
+            best_spec = spec;
+            best_q = q;
+        }
+        if (!*end)
+            break;
+        p = end + 1;
+    }
+    return best_spec ? best_q : -1;
+}
+
+int router_negotiate(const char *accept, const char *const *offered, size_t n)
+{
+    int best = -1, best_q = 0;
+    size_t i;
+
+    if (!accept || !*skip_ows(accept) || n == 0)
+        return 0;
+    for (i = 0; i < n; i++) {
+        int q = accept_q(accept, offered[i]);
+        if (q > best_q) {
+            best_q = q;
+            best = (int)i;
+        }
+    }
+    return best;
+}

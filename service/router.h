@@ -83,6 +83,15 @@ int router_is_json_type(const char *content_type);
  * (exact type, q > 0), else 0. Wildcards do not count. */
 int router_accepts(const char *accept, const char *type);
 
+/* Content negotiation (RFC 9110 12.5.1): the index of the offered media
+ * type (offered[0] is the default) that an Accept value prefers: the
+ * highest q of the most specific range matching each type, ties to the
+ * lower index. 0 when Accept is NULL or empty (so also for the full
+ * wildcard and, when offered[0] is application/..., for application/x);
+ * -1 when no offered type is acceptable (answer 406). Parameters other
+ * than q are ignored. */
+int router_negotiate(const char *accept, const char *const *offered, size_t n);
+
 /* 1 if an If-None-Match value (may be NULL) matches etag by the weak
  * comparison of RFC 9110 (W/ prefixes ignored) or is "*". */
 int router_etag_match(const char *if_none_match, const char *etag);

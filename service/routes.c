@@ -145,6 +145,35 @@ static int not_modified(const struct http_request *req, struct http_response *re
     return 1;
 }
 
+/* ---- content negotiation ------------------------------------------------ */
+
+static const char *const offer_json[] = {CT_JSON};
+
+/* The representation Accept asks for among offered (n; offered[0] is the
+ * default, also for an absent Accept and for wildcards): its index, or
+ * -1 after answering 406 naming what the route offers. Call it only when
+ * no format= parameter chose the representation. */
+static int negotiate(const struct http_request *req, struct http_response *resp,
+                     const char *const *offered, size_t n)
+{
+    const char *accept = http_header(req, "Accept");
+    char list[160] = "";
+    size_t i;
+    int k = router_negotiate(accept, offered, n);
+
+    if (k >= 0)
+        return k;
+    for (i = 0; i < n; i++) {
+        if (i)
+            strncat(list, ", ", sizeof list - strlen(list) - 1);
+        strncat(list, offered[i], sizeof list - strlen(list) - 1);
+    }
+    problem(resp, req, PROBLEM_NOT_ACCEPTABLE,
+            "nothing here fits Accept: %.200s; this route offers %s%s", accept, list,
+            n > 1 ? " (or choose with ?format=)" : "");
+    return -1;
+}
+
 /* ---- query parameters --------------------------------------------------- */
 
 struct allowed {
@@ -428,7 +457,7 @@ static void get_jobs(struct app *app, const struct http_request *req, struct htt
     char enc[ROUTER_CURSOR_LEN];
     int n = 0, i, rc;
 
-    if (unknown_params(req, resp, params))
+    if (unknown_params(req, resp, params) || negotiate(req, resp, offer_json, 1) < 0)
         return;
     if (sv && job_status_parse(sv, &st) != 0) {
         param_problem(resp, req, PROBLEM_INVALID_PARAMETER, "status",
@@ -535,7 +564,8 @@ static void get_job(struct app *app, const struct http_request *req, struct http
     char etag[VIEW_ETAG_LEN];
     struct job job;
 
-    if (unknown_params(req, resp, params) || load_job(app, req, resp, id, &job) != 0)
+    if (unknown_params(req, resp, params) || negotiate(req, resp, offer_json, 1) < 0 ||
+        load_job(app, req, resp, id, &job) != 0)
         return;
     view_etag(&job, etag);
     if (!not_modified(req, resp, etag)) {
@@ -635,7 +665,8 @@ static void get_result(struct app *app, const struct http_request *req, struct h
     struct job job;
     int rc;
 
-    if (unknown_params(req, resp, params) || load_job(app, req, resp, id, &job) != 0)
+    if (unknown_params(req, resp, params) || negotiate(req, resp, offer_json, 1) < 0 ||
+        load_job(app, req, resp, id, &job) != 0)
         return;
     if (require_succeeded(req, resp, &job) != 0)
         goto out;
@@ -732,6 +763,7 @@ static void get_dimension(struct app *app, const struct http_request *req,
                           struct http_response *resp, int64_t id)
 {
     static const char *const params[] = {"min_level", "max_level", "min_levels", "format", NULL};
+    static const char *const offered[] = {CT_JSON, CT_NPY};
     const char *fmt = http_query(req, "format");
     uint64_t counts[TB_MAX_LEVELS + 1];
     char etag[VIEW_ETAG_LEN];
@@ -749,6 +781,12 @@ static void get_dimension(struct app *app, const struct http_request *req,
         param_problem(resp, req, PROBLEM_INVALID_PARAMETER, "format",
                       "format must be json or npy, got \"%.64s\"", fmt);
         return;
+    }
+    if (!fmt) { /* no format=: Accept chooses */
+        int k = negotiate(req, resp, offered, 2);
+        if (k < 0)
+            return;
+        fmt = k == 1 ? "npy" : NULL;
     }
     if (load_job(app, req, resp, id, &job) != 0)
         return;
@@ -884,7 +922,8 @@ static void get_boundary(struct app *app, const struct http_request *req,
                          struct http_response *resp, int64_t id)
 {
     static const char *const params[] = {"offset", "limit", "labels", "format", NULL};
-    const int binary = router_accepts(http_header(req, "Accept"), CT_OCTETS);
+    static const char *const offered[] = {CT_JSON, "text/csv", CT_OCTETS, CT_PNG};
+    int binary = 0;
     const size_t plen = strlen(req->path);
     const char *fmt =
         plen > 4 && strcmp(req->path + plen - 4, ".png") == 0 ? "png" : http_query(req, "format");
@@ -911,6 +950,13 @@ static void get_boundary(struct app *app, const struct http_request *req,
         param_problem(resp, req, PROBLEM_INVALID_PARAMETER, "format",
                       "format must be json, csv, npy or png, got \"%.64s\"", fmt);
         return;
+    }
+    if (!fmt) { /* no format= (nor .png): Accept chooses */
+        int k = negotiate(req, resp, offered, 4);
+        if (k < 0)
+            return;
+        fmt = k == 1 ? "csv" : k == 3 ? "png" : NULL;
+        binary = k == 2;
     }
     if (fmt && strcmp(fmt, "json") == 0)
         fmt = NULL;
@@ -1376,6 +1422,7 @@ static void get_cells(struct app *app, const struct http_request *req, struct ht
                       int64_t id)
 {
     static const char *const params[] = {"offset", "limit", "format", NULL};
+    static const char *const offered[] = {CT_JSON, "text/csv", CT_PNG};
     const char *fv = http_query(req, "format");
     int64_t offset = 0, limit = CELLS_DEFAULT_LIMIT;
     char etag[VIEW_ETAG_LEN], *csv = NULL;
@@ -1394,6 +1441,12 @@ static void get_cells(struct app *app, const struct http_request *req, struct ht
         param_problem(resp, req, PROBLEM_INVALID_PARAMETER, "format",
                       "format must be json, csv or png, got \"%.64s\"", fv);
         return;
+    }
+    if (!fv) { /* no format=: Accept chooses */
+        int k = negotiate(req, resp, offered, 3);
+        if (k < 0)
+            return;
+        fv = k == 1 ? "csv" : k == 2 ? "png" : NULL;
     }
     if (load_job(app, req, resp, id, &job) != 0)
         return;

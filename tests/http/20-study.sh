@@ -65,6 +65,14 @@ expect_status 304 GET "/v1/jobs/$id/cells" -H "If-None-Match: $(hdr ETag)"
 expect_status 200 GET "/v1/jobs/$id/cells?format=csv"
 case "$(hdr Content-Type)" in text/csv*) ;; *) fail "csv Content-Type: $(hdr Content-Type)" ;; esac
 cmp -s "$TB_TMP/body" "$TB_TMP/cli.csv" || fail "CSV differs from run --csv"
+# Without format=, Accept picks it; a type not offered is 406.
+expect_status 200 GET "/v1/jobs/$id/cells" -H 'Accept: text/csv'
+cmp -s "$TB_TMP/body" "$TB_TMP/cli.csv" || fail "Accept: text/csv differs from format=csv"
+expect_status 200 GET "/v1/jobs/$id/cells" -H 'Accept: image/png'
+case "$(hdr Content-Type)" in image/png*) ;; *) fail "cells Accept png: $(hdr Content-Type)" ;; esac
+expect_status 200 GET "/v1/jobs/$id/cells" -H 'Accept: */*'
+case "$(hdr Content-Type)" in application/json*) ;; *) fail "cells Accept */*: $(hdr Content-Type)" ;; esac
+expect_problem 406 GET "/v1/jobs/$id/cells" -H 'Accept: application/xml'
 
 # The heat map of D: a PNG whose size is the grid times the cell size, one
 # colour per cell, convex cells framed in white.

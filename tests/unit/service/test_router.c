@@ -118,6 +118,40 @@ START_TEST(ids_and_ints)
 }
 END_TEST
 
+START_TEST(negotiation)
+{
+    static const char *const json[] = {"application/json"};
+    static const char *const bnd[] = {"application/json", "text/csv", "application/octet-stream",
+                                      "image/png"};
+
+    /* Absent, empty, and wildcards: the default. */
+    ck_assert_int_eq(router_negotiate(NULL, bnd, 4), 0);
+    ck_assert_int_eq(router_negotiate("", bnd, 4), 0);
+    ck_assert_int_eq(router_negotiate("*/*", bnd, 4), 0);
+    ck_assert_int_eq(router_negotiate("application/*", bnd, 4), 0);
+    ck_assert_int_eq(router_negotiate("text/html,application/xhtml+xml,*/*;q=0.8", bnd, 4), 0);
+    /* An explicit type. */
+    ck_assert_int_eq(router_negotiate("text/csv", bnd, 4), 1);
+    ck_assert_int_eq(router_negotiate("TEXT/CSV; charset=utf-8", bnd, 4), 1);
+    ck_assert_int_eq(router_negotiate("text/*", bnd, 4), 1);
+    ck_assert_int_eq(router_negotiate("application/octet-stream", bnd, 4), 2);
+    ck_assert_int_eq(router_negotiate("image/png", bnd, 4), 3);
+    /* q decides; the most specific range gives a type its q. */
+    ck_assert_int_eq(router_negotiate("application/json;q=0.5, text/csv", bnd, 4), 1);
+    ck_assert_int_eq(router_negotiate("text/csv;q=0.2, */*;q=0.9", bnd, 4), 0);
+    ck_assert_int_eq(router_negotiate("application/json;q=0, */*", bnd, 4), 1);
+    ck_assert_int_eq(router_negotiate("text/csv, application/json", bnd, 4), 0); /* tie */
+    /* Nothing fits: 406. */
+    ck_assert_int_eq(router_negotiate("application/xml", json, 1), -1);
+    ck_assert_int_eq(router_negotiate("text/csv", json, 1), -1);
+    ck_assert_int_eq(router_negotiate("application/json;q=0", json, 1), -1);
+    ck_assert_int_eq(router_negotiate("*/*;q=0.000", json, 1), -1);
+    ck_assert_int_eq(router_negotiate("application/xml", bnd, 4), -1);
+    ck_assert_int_eq(router_negotiate("application/json", json, 1), 0);
+    ck_assert_int_eq(router_negotiate("application/*;q=0.1", json, 1), 0);
+}
+END_TEST
+
 START_TEST(media_types)
 {
     ck_assert(router_is_json_type("application/json"));
@@ -193,6 +227,7 @@ int main(void)
     tcase_add_test(tc, routes);
     tcase_add_test(tc, ids_and_ints);
     tcase_add_test(tc, media_types);
+    tcase_add_test(tc, negotiation);
     tcase_add_test(tc, etags);
     tcase_add_test(tc, cursors);
     suite_add_tcase(s, tc);
