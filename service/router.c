@@ -399,7 +399,8 @@ static int accept_q(const char *accept, const char *type)
         q = item_q(semi, end);
         if (n == tlen && strncasecmp(item, type, tlen) == 0)
             spec = 3;
-        else if (n == major + 2 && strncasecmp(item, type, major + 1) == 0 && item[major + 1] == '*')
+        else if (n == major + 2 && strncasecmp(item, type, major + 1) == 0 &&
+                 item[major + 1] == '*')
             spec = 2;
         else if (n == 3 && strncmp(item, "*/*", 3) == 0)
             spec = 1;

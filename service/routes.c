@@ -752,8 +752,7 @@ static int window_param(const struct http_request *req, struct http_response *re
         return 0;
     if (router_parse_int(v, INT_MIN, INT_MAX, out) != 0) {
         param_problem(resp, req, PROBLEM_INVALID_PARAMETER, name,
-                      "%s must be an integer in %d..%d (%s), got \"%.64s\"", name, lo, hi, why,
-                      v);
+                      "%s must be an integer in %d..%d (%s), got \"%.64s\"", name, lo, hi, why, v);
         return -1;
     }
     return 1;
@@ -810,8 +809,8 @@ static void get_dimension(struct app *app, const struct http_request *req,
         opts.max_level = (int)v;
         refit = 1;
     }
-    if ((r = window_param(req, resp, "min_levels", 3, TB_MAX_LEVELS + 1, "at least 3 levels",
-                          &v)) < 0)
+    if ((r = window_param(req, resp, "min_levels", 3, TB_MAX_LEVELS + 1, "at least 3 levels", &v)) <
+        0)
         goto out;
     if (r > 0) {
         opts.min_levels = (int)v;
@@ -1014,8 +1013,8 @@ static void get_boundary(struct app *app, const struct http_request *req,
         if (more) {
             char link[128];
             snprintf(link, sizeof link,
-                     "</v1/jobs/%" PRId64 "/boundary?format=csv&offset=%" PRId64
-                     "&limit=%" PRId64 ">; rel=\"next\"",
+                     "</v1/jobs/%" PRId64 "/boundary?format=csv&offset=%" PRId64 "&limit=%" PRId64
+                     ">; rel=\"next\"",
                      id, offset + (int64_t)got, limit);
             http_response_header(resp, "Link", link);
         }
