@@ -10,10 +10,11 @@
 # mirror that this machine's apt uses, and to registry.npmjs.org.
 #   sudo sh tests/docker/fresh-debian.sh       (make fresh-debian; not in make test)
 # FRESH_DIR=dir puts the chroot under dir (default: mktemp -d under /var/tmp);
-# FRESH_KEEP=1 keeps it afterwards; FRESH_TARGET=unit runs another target.
+# FRESH_KEEP=1 keeps it afterwards; FRESH_MAKE_ARGS="-k test" (or another
+# target) replaces make's arguments (default: test).
 set -eu
 repo=$(cd "$(dirname "$0")/../.." && pwd)
-target=${FRESH_TARGET:-test}
+target=${FRESH_MAKE_ARGS:-test}
 t0=$(date +%s)
 say() { echo "fresh-debian: [$(($(date +%s) - t0))s] $*"; }
 die() { say "FAILED: $*" >&2; exit 1; }
