@@ -18,6 +18,7 @@
 
 enum opt_kind {
     OPT_STR,
+    OPT_ADDR,
     OPT_LIST,
     OPT_INT,
     OPT_I64,
@@ -44,7 +45,7 @@ struct opt {
 
 /* Ranges: the ceilings of the numeric core and of the libraries. */
 static const struct opt opts[] = {
-    {"listen", "TRAINBOUND_LISTEN", OPT_STR, F(listen), S(listen), 0, 0, "HOST:PORT",
+    {"listen", "TRAINBOUND_LISTEN", OPT_ADDR, F(listen), S(listen), 0, 0, "HOST:PORT",
      "address to listen on; port 0 picks a free port (default 127.0.0.1:8080)"},
     {"db", "TRAINBOUND_DB", OPT_STR, F(db), S(db), 0, 0, "PATH",
      "SQLite database file, created if missing (default ./data/trainbound.db)"},
@@ -209,16 +210,64 @@ static int parse_int_range(const char *s, double min, double max, long long *out
     return CONFIG_OK;
 }
 
+/*
+ * Checks the shape of a listen address, as http.c reads it: HOST:PORT or
+ * [IPv6]:PORT (an empty HOST = every address), with a decimal port in
+ * 0..65535. Whether the host resolves is left to the bind, which serve.c
+ * does before it opens the database.
+ */
+static int check_listen(const char *s, const char **why)
+{
+    const char *colon, *port;
+    size_t i, n;
+    long v = 0;
+
+    if (s[0] == '[') {
+        const char *close = strchr(s, ']');
+        if (!close || close[1] != ':') {
+            *why = "expected [IPv6]:PORT";
+            return CONFIG_EINVAL;
+        }
+        colon = close + 1;
+    } else {
+        colon = strrchr(s, ':');
+        if (!colon) {
+            *why = "expected HOST:PORT";
+            return CONFIG_EINVAL;
+        }
+    }
+    port = colon + 1;
+    n = strlen(port);
+    if (n == 0 || n > 5 || strspn(port, "0123456789") != n) {
+        *why = "the port must be an integer in 0..65535";
+        return CONFIG_EINVAL;
+    }
+    for (i = 0; i < n; i++)
+        v = v * 10 + (port[i] - '0');
+    if (v > 65535) {
+        *why = "the port must be an integer in 0..65535";
+        return CONFIG_EINVAL;
+    }
+    return CONFIG_OK;
+}
+
 /* Stores one value; `who` is "--flag" or "VAR" for the message. */
 static int apply(struct serve_config *c, const struct opt *o, const char *val, const char *who,
                  char *err, size_t errlen)
 {
     char *field = (char *)c + o->off;
+    const char *why = "";
     long long iv;
     uint64_t u;
     double d;
 
     switch (o->kind) {
+    case OPT_ADDR:
+        if (strlen(val) < o->size && check_listen(val, &why) != CONFIG_OK) {
+            snprintf(err, errlen, "%s: %s, got \"%s\"", who, why, val);
+            return CONFIG_EINVAL;
+        }
+        /* fall through - stored as a string */
     case OPT_STR:
         if (!*val || strlen(val) >= o->size) {
             snprintf(err, errlen, "%s: must be a non-empty string of at most %zu bytes", who,

@@ -3,9 +3,11 @@
  * server, the worker pool and the signals onto one libuv loop, runs it,
  * and shuts it down gracefully (serve.h).
  *
- * Start-up order: settings -> UV_THREADPOOL_SIZE (before any libuv call)
- * -> the loop's store (migrations applied) -> bind and log "listening"
- * (the first log line, so tests can read the bound address) -> requeue
+ * Start-up order: settings and the token file (bad ones exit 2) ->
+ * UV_THREADPOOL_SIZE (before any libuv call) -> bind (a bad address exits
+ * 2, a refused bind 1, before any file is created) -> the loop's store
+ * (migrations applied) -> log "listening" (always the first log line, so
+ * tests and users can read the bound address) and then "auth" -> requeue
  * every lease of a previous process (its tiles resume from the saved
  * ones) -> the pool -> SIGTERM/SIGINT handlers -> uv_run().
  *
@@ -16,6 +18,10 @@
  * uses up an attempt; a crash's leases are recovered at the next start),
  * then the HTTP server and every handle close, the loop ends and the process exits 0. A second signal
  * cancels the running tiles at once.
+ *
+ * Exit codes: 0 after a graceful shutdown (or --help); 1 runtime failure
+ * (the address is in use or not permitted, the database cannot be opened);
+ * 2 usage (a bad flag, value, variable, --listen address or token file).
  *
  * Threads: the main thread, which becomes the loop thread.
  */
@@ -177,23 +183,9 @@ int serve_main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     json_object_seed(0); /* before any thread exists (jansson threadsafety) */
 
-    make_parent_dir(srv.cfg.db);
-    rc = store_open(srv.cfg.db, 1, srv.cfg.busy_timeout_ms, srv.cfg.synchronous_normal, &store);
-    if (rc != QUEUE_OK) {
-        log_event(LOG_ERROR, "store_open_failed", "s:s, s:s, s:i", "db", srv.cfg.db, "error",
-                  rc == QUEUE_ESCHEMA ? "the database was written by a newer trainbound "
-                                        "(schema version above what this binary knows)"
-                                      : queue_strerror(rc),
-                  "known_version", store_known_version());
-        auth_free(srv.app.auth);
-        return 1;
-    }
-    store_schema_version(store, &version);
-
     rc = uv_loop_init(&srv.loop);
     if (rc != 0) {
         log_event(LOG_ERROR, "loop_init_failed", "s:s", "error", uv_strerror(rc));
-        store_close(store);
         auth_free(srv.app.auth);
         return 1;
     }
@@ -203,8 +195,11 @@ int serve_main(int argc, char **argv)
     srv.app.limits.max_dim = srv.cfg.max_dim;
     srv.app.limits.max_cost = srv.cfg.max_cost;
     srv.app.loop = &srv.loop;
-    srv.app.store = store;
 
+    /* Bind before the database is opened: an address that cannot be used
+     * leaves no file behind. Nothing is served before uv_run(), by which
+     * time app.store is set. A malformed or unresolvable address is a usage
+     * error (2); a refused bind (in use, not permitted) a runtime one (1). */
     srv.app.metrics = metrics_new(); /* NULL (ENOMEM) only loses /metrics */
     routes_handlers(&srv.app, &handlers);
     hc.listen = srv.cfg.listen;
@@ -215,10 +210,30 @@ int serve_main(int argc, char **argv)
         log_event(LOG_ERROR, "listen_failed", "s:s, s:s", "listen", srv.cfg.listen, "error", err);
         uv_run(&srv.loop, UV_RUN_NOWAIT);
         uv_loop_close(&srv.loop);
-        store_close(store);
+        metrics_free(srv.app.metrics);
+        auth_free(srv.app.auth);
+        return rc == -EINVAL ? 2 : 1;
+    }
+
+    make_parent_dir(srv.cfg.db);
+    rc = store_open(srv.cfg.db, 1, srv.cfg.busy_timeout_ms, srv.cfg.synchronous_normal, &store);
+    if (rc != QUEUE_OK) {
+        log_event(LOG_ERROR, "store_open_failed", "s:s, s:s, s:i", "db", srv.cfg.db, "error",
+                  rc == QUEUE_ESCHEMA ? "the database was written by a newer trainbound "
+                                        "(schema version above what this binary knows)"
+                                      : queue_strerror(rc),
+                  "known_version", store_known_version());
+        http_close(srv.app.http);
+        srv.app.http = NULL;
+        uv_run(&srv.loop, UV_RUN_DEFAULT);
+        uv_loop_close(&srv.loop);
+        metrics_free(srv.app.metrics);
         auth_free(srv.app.auth);
         return 1;
     }
+    store_schema_version(store, &version);
+    srv.app.store = store;
+
     log_event(LOG_INFO, "listening", "s:s, s:s, s:i, s:i, s:I, s:i, s:i, s:i, s:f", "addr", bound,
               "db", srv.cfg.db, "schema_version", version, "workers", srv.cfg.workers, "max_body",
               (json_int_t)srv.cfg.max_body, "max_levels", srv.cfg.max_levels, "max_steps",

@@ -1,8 +1,8 @@
 /*
  * test_config.c - unit tests for service/config.c: defaults, flags in both
  * forms, environment variables, flags over variables, every kind of bad
- * value (with the flag or variable named in the message), byte and cost
- * syntaxes.
+ * value (with the flag or variable named in the message), the shape of
+ * --listen (port 0..65535), byte and cost syntaxes.
  */
 #include <check.h>
 #include <math.h>
@@ -138,6 +138,10 @@ START_TEST(bad_values)
         {"--max-cost", "nan", "--max-cost"},   {"--max-levels", "33", "--max-levels"},
         {"--tile-points", "100", "multiple of 64"}, {"--synchronous", "off", "full"},
         {"--log-level", "loud", "debug"},      {"--max-dim", "65537", "--max-dim"},
+        {"--listen", "127.0.0.1:99999", "0..65535"}, {"--listen", "127.0.0.1:65536", "0..65535"},
+        {"--listen", "127.0.0.1", "HOST:PORT"}, {"--listen", "127.0.0.1:", "0..65535"},
+        {"--listen", "127.0.0.1:80x", "0..65535"}, {"--listen", "127.0.0.1:-1", "0..65535"},
+        {"--listen", "[::1]8080", "[IPv6]:PORT"}, {"--listen", "[::1", "[IPv6]:PORT"},
     };
     size_t k;
 
@@ -150,6 +154,27 @@ START_TEST(bad_values)
         ck_assert_msg(strstr(err, cases[k].needle), "%s %s: \"%s\"", cases[k].flag,
                       cases[k].value, err);
     }
+}
+END_TEST
+
+/* Good --listen shapes pass the check (resolution is the bind's job). */
+START_TEST(listen_shapes)
+{
+    static const char *const good[] = {"127.0.0.1:0", "127.0.0.1:65535", "localhost:8080",
+                                       ":8080", "[::1]:0", "[::]:443"};
+    static const char *const env[] = {"TRAINBOUND_LISTEN", "127.0.0.1:70000", NULL};
+    const char *none[] = {"serve"};
+    struct serve_config c;
+    char err[256];
+    size_t k;
+
+    for (k = 0; k < sizeof good / sizeof good[0]; k++) {
+        const char *argv[] = {"serve", "--listen", good[k]};
+        ck_assert_msg(parse(&c, NULL, 3, argv, err) == CONFIG_OK, "%s: %s", good[k], err);
+        ck_assert_str_eq(c.listen, good[k]);
+    }
+    ck_assert_int_eq(parse(&c, env, 1, none, err), CONFIG_EINVAL);
+    ck_assert(strstr(err, "TRAINBOUND_LISTEN"));
 }
 END_TEST
 
@@ -215,6 +240,7 @@ int main(void)
     tcase_add_test(tc, env_and_precedence);
     tcase_add_test(tc, bad_values);
     tcase_add_test(tc, bad_usage);
+    tcase_add_test(tc, listen_shapes);
     tcase_add_test(tc, bytes_and_cost);
     tcase_add_test(tc, auth_and_retention);
     suite_add_tcase(s, tc);
