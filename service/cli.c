@@ -45,6 +45,8 @@
 #define PROGRESS_MS 100
 #define BAR_WIDTH 30
 
+/* Every flag parse_args() accepts is in run_usage and in cli_usage()'s run
+ * lines; tests/cli/13-usage-flags.sh checks it against the parser. */
 static const char run_usage[] =
     "usage: trainbound run [--threads N] [--quiet] [--precision reference|fast]\n"
     "                      [--labels OUT.npy] [--csv OUT.csv] [--stats] SPEC.json|-\n";
@@ -55,7 +57,8 @@ void cli_usage(FILE *f)
     fputs("usage: trainbound <command> [options]\n"
           "\n"
           "commands:\n"
-          "  run [--threads N] [--quiet] [--precision P] [--labels OUT.npy] [--stats] SPEC.json|-\n"
+          "  run [--threads N] [--quiet] [--precision reference|fast] [--labels OUT.npy]\n"
+          "      [--csv OUT.csv] [--stats] SPEC.json|-\n"
           "        run the sweep a spec describes and print the result JSON on stdout;\n"
           "        - reads the spec from stdin. --threads: worker threads (1..1024,\n"
           "        default: the online cores). --quiet: no progress bar on stderr.\n"
@@ -63,7 +66,7 @@ void cli_usage(FILE *f)
           "        --labels: also write every label to OUT.npy (numpy bool array).\n"
           "        --stats: print one JSON line of run statistics on stderr.\n"
           "        A study spec (one with \"vary\") runs every cell and prints the\n"
-          "        study table; --csv also writes the table as CSV.\n"
+          "        study table; --csv: also write the table to OUT.csv (studies only).\n"
           "  validate SPEC.json|-\n"
           "        check a spec and print it with every default filled in\n"
           "  serve [options]\n"

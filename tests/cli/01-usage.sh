@@ -16,7 +16,8 @@ expect() {
 
 "$TB_BIN" --help > out
 grep -q '^usage: trainbound <command>' out
-grep -q 'run \[--threads N\] \[--quiet\] \[--precision P\] \[--labels OUT.npy\] \[--stats\] SPEC.json|-' out
+grep -q 'run \[--threads N\] \[--quiet\] \[--precision reference|fast\] \[--labels OUT.npy\]$' out
+grep -q '^      \[--csv OUT.csv\] \[--stats\] SPEC.json|-$' out
 grep -q 'validate SPEC.json|-' out
 "$TB_BIN" --version | grep -Eq '^trainbound [0-9]+\.[0-9]+\.[0-9]+$'
 "$TB_BIN" run --help | grep -q '^usage: trainbound run'
