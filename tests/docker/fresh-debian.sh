@@ -94,8 +94,10 @@ if [ -d /dev/pts ] && mkdir -p "$root/dev/pts" && mount --bind /dev/pts "$root/d
     mounted="/dev/pts $mounted"
 fi
 
+node_ca=""
 in_chroot() {
     env -i HOME=/root LANG=C.UTF-8 TERM=dumb DEBIAN_FRONTEND=noninteractive \
+        ${node_ca:+NODE_EXTRA_CA_CERTS=$node_ca} \
         PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
         chroot "$root" /bin/sh -c "$1"
 }
@@ -103,6 +105,19 @@ in_chroot() {
 say "apt-get install build-essential git curl in the chroot"
 in_chroot 'apt-get update -q && apt-get install -y -q build-essential git curl ca-certificates' >> "$log" 2>&1 ||
     { tail -n 30 "$log" >&2; die "apt-get in the chroot failed (last lines of $log above)"; }
+
+# Machine-local trust only: where this machine adds its own CA certificates
+# (a TLS-intercepting proxy), the chroot trusts them too, for apt, curl and
+# npm (node's own CA list does not include them: NODE_EXTRA_CA_CERTS).
+node_ca=""
+if ls /usr/local/share/ca-certificates/*.crt > /dev/null 2>&1; then
+    say "trusting this machine's local CA certificates in the chroot: $(cd /usr/local/share/ca-certificates && echo *.crt)"
+    mkdir -p "$root/usr/local/share/ca-certificates"
+    cp /usr/local/share/ca-certificates/*.crt "$root/usr/local/share/ca-certificates/"
+    in_chroot 'update-ca-certificates' >> "$log" 2>&1 ||
+        { tail -n 30 "$log" >&2; die "update-ca-certificates in the chroot failed"; }
+    node_ca=/etc/ssl/certs/ca-certificates.crt
+fi
 
 head=$(git -C "$repo" rev-parse HEAD)
 say "cloning $repo at $head (committed HEAD only)"
