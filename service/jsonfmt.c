@@ -17,8 +17,9 @@
 
 #include "jsonfmt.h"
 
-/* Writes the shortest exact form of v (a real) to out (>= 32 bytes). */
-static size_t shortest(double v, char *out)
+/* Writes the shortest exact form of v (finite) to out (>= 32 bytes); with
+ * as_real, a '.0' is added where it would read as an integer. */
+static size_t shortest(double v, char *out, int as_real)
 {
     char buf[40], *e;
     int p;
@@ -57,7 +58,7 @@ static size_t shortest(double v, char *out)
     } else {
         n = strlen(buf);
         memcpy(out, buf, n);
-        if (!strchr(buf, '.')) {
+        if (as_real && !strchr(buf, '.')) {
             out[n++] = '.';
             out[n++] = '0';
         }
@@ -92,7 +93,7 @@ void jsonfmt_shorten(char *text)
                 if (len < sizeof tok) {
                     memcpy(tok, r, len);
                     tok[len] = '\0';
-                    n = shortest(strtod(tok, NULL), out);
+                    n = shortest(strtod(tok, NULL), out, 1);
                     if (n <= len) {
                         memcpy(w, out, n);
                         w += n;
@@ -109,6 +110,11 @@ void jsonfmt_shorten(char *text)
         }
     }
     *w = '\0';
+}
+
+size_t jsonfmt_number(double v, char *out)
+{
+    return shortest(v, out, 0);
 }
 
 char *jsonfmt_dumps(const json_t *v, size_t flags)

@@ -21,4 +21,12 @@ char *jsonfmt_dumps(const struct json_t *v, size_t flags);
  * text never grows. A real keeps a '.' or an exponent, so it stays a real. */
 void jsonfmt_shorten(char *text);
 
+/*
+ * Writes the same shortest exact text of a finite v to out (at least
+ * JSONFMT_NUMBER_MAX bytes), for other formats (the study CSV), but
+ * without the '.0' a JSON real keeps: 0.1, 2, 1e-5. Returns its length.
+ */
+#define JSONFMT_NUMBER_MAX 40
+size_t jsonfmt_number(double v, char *out);
+
 #endif

@@ -699,11 +699,16 @@ sb_printf(struct sbuf *b, const char *fmt, ...)
     }
 }
 
+/* A CSV field: the shortest text that reads back as v, as in the JSON
+ * (0.1, not 0.10000000000000001); empty when v is not finite. */
 static void sb_num(struct sbuf *b, double v)
 {
-    if (isfinite(v))
-        sb_printf(b, ",%.17g", v);
-    else
+    char num[JSONFMT_NUMBER_MAX];
+
+    if (isfinite(v)) {
+        jsonfmt_number(v, num);
+        sb_printf(b, ",%s", num);
+    } else
         sb_printf(b, ",");
 }
 

@@ -688,6 +688,7 @@ START_TEST(test_csv)
     struct codec_analysis *an = analyse_all(&st);
     int reused[5] = {0, 1, 0, 0, 0};
     char *csv = study_csv(&st, an, reused), *line, *save = NULL, field[64];
+    char num[JSONFMT_NUMBER_MAX];
     const char *header = "index,model.amplitude,theta,critical,convex,D,stderr,r2,fractal,"
                          "levels_used,transitions,divergent_fraction,reused,B0,B1,B2,B3,B4,B5,"
                          "B6,B7,B8,B9,B10,B11,B12";
@@ -707,9 +708,14 @@ START_TEST(test_csv)
 
         line = strtok_r(NULL, "\n", &save);
         ck_assert_ptr_nonnull(line);
-        /* index, the parameter with 17 digits, ..., reused (column 12) */
-        snprintf(field, sizeof field, "%zu,%.17g,", i, study_cell_value(&st, i, 0));
-        ck_assert_int_eq(strncmp(line, field, strlen(field)), 0);
+        /* index, the parameter in its shortest exact form (as in the JSON),
+         * ..., reused (column 12) */
+        jsonfmt_number(study_cell_value(&st, i, 0), num);
+        ck_assert(strtod(num, NULL) == study_cell_value(&st, i, 0));
+        snprintf(field, sizeof field, "%.17g", study_cell_value(&st, i, 0));
+        ck_assert_uint_le(strlen(num), strlen(field));
+        snprintf(field, sizeof field, "%zu,%s,", i, num);
+        ck_assert_msg(strncmp(line, field, strlen(field)) == 0, "%s: want %s", line, field);
         for (p = line, col = 0; col < 12; p++)
             col += *p == ',';
         ck_assert_int_eq(strncmp(p, reused[i] ? "true," : "false,", reused[i] ? 5 : 6), 0);
