@@ -978,6 +978,28 @@ void codec_analysis_free(struct codec_analysis *a)
     a->n_flips = 0;
 }
 
+json_t *codec_fit_warnings(const struct tb_fit *fit)
+{
+    json_t *w = json_array();
+    char msg[320];
+
+    if (!w)
+        return NULL;
+    /* The boundary is a subset of the learning-rate line: a box-counting
+     * dimension above 1 cannot be asymptotic, only a window too coarse. */
+    if (fit->fractal && fit->value > 1.0) {
+        snprintf(msg, sizeof msg,
+                 "D = %.4g exceeds 1, the dimension of the learning-rate line: the fit window "
+                 "(levels %d..%d) is pre-asymptotic; sweep finer levels or fit a later window",
+                 fit->value, fit->first_used, fit->last_used);
+        if (json_array_append_new(w, json_string(msg))) {
+            json_decref(w);
+            return NULL;
+        }
+    }
+    return w;
+}
+
 json_t *codec_dimension_json(const struct tb_fit *fit, const struct tb_fit_opts *opts)
 {
     json_t *d = json_object();
@@ -996,6 +1018,7 @@ json_t *codec_dimension_json(const struct tb_fit *fit, const struct tb_fit_opts 
     bad |=
         put(d, "last_level_used", fit->last_used < 0 ? json_null() : json_integer(fit->last_used));
     bad |= put(d, "fractal", json_boolean(fit->fractal));
+    bad |= put(d, "warnings", codec_fit_warnings(fit));
     if (bad) {
         json_decref(d);
         return NULL;

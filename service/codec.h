@@ -136,6 +136,10 @@ char *codec_result_encode_analysis(const struct codec_spec *s, const struct code
 /* The result's "dimension" object for fit (borrowed) made with opts
  * (borrowed), as a new JSON object (caller owns the reference); NULL on
  * ENOMEM. Lets a server refit another window from stored counts. */
+/* The fit's warnings as a JSON array of strings (empty when none): a
+ * fractal D above 1, the embedding dimension of the learning-rate line,
+ * says the window is pre-asymptotic. New reference; NULL when out of memory. */
+struct json_t *codec_fit_warnings(const struct tb_fit *fit);
 struct json_t *codec_dimension_json(const struct tb_fit *fit, const struct tb_fit_opts *opts);
 
 #endif /* TB_CODEC_H */

@@ -559,6 +559,7 @@ static json_t *row_json(const struct study *st, size_t i, const struct codec_ana
     json_object_set_new(row, "stderr", json_real(an->fit.se));
     json_object_set_new(row, "r2", json_real(an->fit.r2));
     json_object_set_new(row, "fractal", json_boolean(an->fit.fractal));
+    json_object_set_new(row, "warnings", codec_fit_warnings(&an->fit));
     json_object_set_new(row, "levels_used", json_integer(an->fit.levels_used));
     json_object_set_new(row, "transitions", json_integer((json_int_t)an->counts[an->levels]));
     json_object_set_new(row, "divergent_fraction",

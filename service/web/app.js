@@ -385,6 +385,7 @@
       ['critical θc', r.roughness && (r.roughness.critical === null ? 'none (multiplicative)' : fmt(r.roughness.critical, 4))],
       ['convex', r.roughness && (r.roughness.convex ? 'yes' : 'no')],
       ['engine', r.engine && (r.engine.precision + ' (' + r.engine.isa + ')')],
+      ['fit warnings', r.dimension && r.dimension.warnings && (r.dimension.warnings.join('; ') || 'none')],
       ['elapsed', fmt(r.elapsed_s, 3) + ' s'],
     ];
     const dl = $('#facts');

@@ -12,7 +12,7 @@ write_spec "$TB_TMP/a.json" quadratic 6
 cat > "$TB_TMP/a2.json" <<'SPEC'
 { "lr": {"levels": 6, "min": 0, "max": 1.5},
   "divergence": {"threshold": 100000000, "criterion": "max_loss", "nan": "divergent"},
-  "steps": 1000, "x0": 1, "model": {"dim": 1, "family": "quadratic"} }
+  "steps": 1000, "x0": 1, "model": {"dim": 1, "family": "quadratic"}, "precision": "reference" }
 SPEC
 write_spec "$TB_TMP/b.json" quadratic 7
 

@@ -830,7 +830,7 @@ START_TEST(test_result_layout)
     static const char *const dim_keys[] = {"value",           "stderr",      "r2",
                                            "intercept",       "min_level",   "max_level",
                                            "min_levels",      "levels_used", "first_level_used",
-                                           "last_level_used", "fractal"};
+                                           "last_level_used", "fractal",     "warnings"};
     static const char *const b_keys[] = {"transitions", "first_divergent_lr", "flips",
                                          "flips_total", "flips_truncated"};
     struct codec_spec s = parse_ok(M ",\"name\":\"m\",\"lr\":{\"levels\":6}}");
@@ -894,6 +894,38 @@ START_TEST(test_result_layout)
     ck_assert_ptr_null(codec_result_encode(&s, NULL, 0));
     free(labels);
     codec_spec_free(&s);
+}
+END_TEST
+
+/* A fractal D above 1 (the line's own dimension) carries a warning that
+ * names the window; D <= 1, or no fractal, carries none. */
+START_TEST(test_fit_warnings)
+{
+    struct tb_fit fit;
+    json_t *w;
+    const char *msg;
+
+    memset(&fit, 0, sizeof fit);
+    fit.fractal = 1;
+    fit.value = 1.11;
+    fit.first_used = 11;
+    fit.last_used = 16;
+    w = codec_fit_warnings(&fit);
+    ck_assert_uint_eq(json_array_size(w), 1);
+    msg = json_string_value(json_array_get(w, 0));
+    ck_assert_ptr_nonnull(strstr(msg, "D = 1.11 exceeds 1"));
+    ck_assert_ptr_nonnull(strstr(msg, "levels 11..16"));
+    ck_assert_ptr_nonnull(strstr(msg, "pre-asymptotic"));
+    json_decref(w);
+    fit.value = 1.0;
+    w = codec_fit_warnings(&fit);
+    ck_assert_uint_eq(json_array_size(w), 0);
+    json_decref(w);
+    fit.value = 1.5;
+    fit.fractal = 0;
+    w = codec_fit_warnings(&fit);
+    ck_assert_uint_eq(json_array_size(w), 0);
+    json_decref(w);
 }
 END_TEST
 
@@ -1026,6 +1058,7 @@ static Suite *codec_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_result_quadratic);
     tcase_add_test(tc, test_result_layout);
+    tcase_add_test(tc, test_fit_warnings);
     tcase_add_test(tc, test_result_multiplicative);
     tcase_add_test(tc, test_result_flips_truncated);
     tcase_add_test(tc, test_dimension_json);
