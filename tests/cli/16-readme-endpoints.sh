@@ -15,8 +15,8 @@ readme=README.md
 n=0
 yq -r '.paths | to_entries[] | .key as $p | .value | keys[] |
        select(test("^(get|put|post|delete|patch|options|head)$")) | "\(ascii_upcase) \($p)"' \
-    "$spec" > routes
-[ "$(wc -l < routes)" -ge 16 ] || fail "too few routes read from $spec: $(cat routes)"
+    "$spec" > "$TB_TMP/routes"
+[ "$(wc -l < "$TB_TMP/routes")" -ge 16 ] || fail "too few routes read from $spec: $(cat "$TB_TMP/routes")"
 while read -r m p; do
     row=$(grep -F -e "\`$m $p\`" -e "\`$m $p?" "$readme" | grep '^| ' | head -1) ||
         fail "$readme's endpoint table has no row for $m $p"
@@ -31,5 +31,5 @@ while read -r m p; do
         done
     fi
     n=$((n + 1))
-done < routes
+done < "$TB_TMP/routes"
 echo "ok ($n routes)"
