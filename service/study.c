@@ -168,7 +168,10 @@ void study_free(struct study *st)
     memset(st, 0, sizeof *st);
 }
 
-/* Reads one axis' values. Returns 0, or -1 after recording an error. */
+/* Reads one axis' values. Returns 0; 1 after recording an error for each
+ * list element of the wrong type (those values are NaN, the others kept, so
+ * that their ranges can still be checked); or -1 after recording an error
+ * (ax->values then need no checking). */
 static int parse_values(const char *name, int integer, const json_t *v, struct study_axis *ax,
                         struct codec_errors *errs)
 {
@@ -178,6 +181,7 @@ static int parse_values(const char *name, int integer, const json_t *v, struct s
     snprintf(path, sizeof path, "vary.%s", name);
     snprintf(ptr, sizeof ptr, "/vary/%s", name);
     if (json_is_array(v)) {
+        int bad = 0;
         n = json_array_size(v);
         if (n < 1 || n > STUDY_MAX_VALUES) {
             add_err(errs, path, ptr, "must list 1..%d values", STUDY_MAX_VALUES);
@@ -193,10 +197,15 @@ static int parse_values(const char *name, int integer, const json_t *v, struct s
                 snprintf(p2, sizeof p2, "%s[%zu]", path, i);
                 snprintf(q2, sizeof q2, "%s/%zu", ptr, i);
                 add_err(errs, p2, q2, integer ? "must be an integer" : "must be a number");
-                return -1;
+                ax->values[i] = NAN;
+                bad = 1;
+                continue;
             }
             ax->values[i] = json_number_value(x);
         }
+        ax->n = n;
+        if (bad)
+            return 1;
     } else if (json_is_object(v) && json_object_size(v) == 1 &&
                (json_object_get(v, "linspace") || json_object_get(v, "logspace"))) {
         int is_log = json_object_get(v, "logspace") != NULL;
@@ -323,6 +332,60 @@ static char *study_canonical_text(const json_t *root, const struct study *st)
     return text;
 }
 
+/* After an error in vary: checks each valid-typed value of each axis on
+ * its own (the base spec with that one value put in), and records the
+ * codec's errors at that axis as vary.NAME[j]. Returns 0 or CODEC_ENOMEM. */
+static int check_axis_values(const json_t *root, const struct codec_limits *lim,
+                             const struct study *st, struct codec_errors *errs)
+{
+    struct codec_errors *ce = malloc(sizeof *ce);
+    json_t *base = json_deep_copy(root);
+    int a, e, rc = 0;
+    size_t j;
+
+    if (!ce || !base) {
+        rc = CODEC_ENOMEM;
+        goto out;
+    }
+    json_object_del(base, "vary");
+    json_object_del(base, "combine");
+    for (a = 0; a < st->n_axes && !errs->truncated; a++) {
+        const struct study_axis *ax = &st->axes[a];
+        for (j = 0; j < ax->n && !errs->truncated; j++) {
+            struct codec_spec spec;
+            json_t *cell;
+
+            if (isnan(ax->values[j]))
+                continue; /* its type error is recorded already */
+            cell = json_copy(base);
+            if (!cell || put_param(cell, ax->name, param_integer(ax->param), ax->values[j]) < 0) {
+                json_decref(cell);
+                rc = CODEC_ENOMEM;
+                goto out;
+            }
+            memset(&spec, 0, sizeof spec);
+            if (codec_spec_from_json(cell, lim, &spec, ce) == CODEC_ENOMEM)
+                rc = CODEC_ENOMEM;
+            codec_spec_free(&spec);
+            json_decref(cell);
+            if (rc)
+                goto out;
+            for (e = 0; e < ce->n; e++) {
+                char p2[112], q2[112];
+                if (strcmp(ce->e[e].path, ax->name) != 0)
+                    continue;
+                snprintf(p2, sizeof p2, "vary.%s[%zu]", ax->name, j);
+                snprintf(q2, sizeof q2, "/vary/%s/%zu", ax->name, j);
+                add_err(errs, p2, q2, "%s", ce->e[e].message);
+            }
+        }
+    }
+out:
+    json_decref(base);
+    free(ce);
+    return rc;
+}
+
 int study_parse_json(const json_t *root, const struct codec_limits *lim_in, struct study *out,
                      struct codec_errors *errs)
 {
@@ -346,6 +409,11 @@ int study_parse_json(const json_t *root, const struct codec_limits *lim_in, stru
         return CODEC_EINVALID;
     }
     vary = json_object_get(root, "vary");
+    if (json_is_object(vary) && json_object_get(vary, "combine")) {
+        add_err(errs, "vary.combine", "/vary/combine",
+                "combine belongs at the top level of the study, beside vary, not inside it");
+        return CODEC_EINVALID;
+    }
     if (!json_is_object(vary) || json_object_size(vary) < 1 ||
         json_object_size(vary) > STUDY_MAX_AXES) {
         add_err(errs, "vary", "/vary", "must be an object naming 1 or 2 parameters");
@@ -376,15 +444,19 @@ int study_parse_json(const json_t *root, const struct codec_limits *lim_in, stru
         }
         ax->param = param_table[k].param;
         ax->name = param_table[k].name;
-        if (parse_values(key, param_table[k].integer, val, ax, errs) == 0) {
+        if (parse_values(key, param_table[k].integer, val, ax, errs) >= 0) {
             out->n_axes++;
         } else {
             free(ax->values);
             ax->values = NULL;
         }
     }
-    if (errs->n)
+    if (errs->n) {
+        /* Report every bad value, not only the first kind of error. */
+        if (check_axis_values(root, &lim, out, errs) == CODEC_ENOMEM)
+            rc = CODEC_ENOMEM;
         goto fail;
+    }
     if (out->zip && out->n_axes == 2 && out->axes[0].n != out->axes[1].n) {
         add_err(errs, "combine", "/combine", "zip needs axes of the same length (%zu and %zu)",
                 out->axes[0].n, out->axes[1].n);
