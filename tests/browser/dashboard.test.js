@@ -68,6 +68,9 @@ async function canvasInk(page, sel) {
     await page.fill('[name="lr.levels"]', '16');
     await page.fill('[name="fit.max_level"]', '16');
     await page.fill('[name="name"]', 'browser test: multiplicative');
+    // The reference engine: the fast default finishes this job before the
+    // page can see its progress move.
+    await page.selectOption('[name="precision"]', 'reference');
     await page.click('#submit-btn');
     await page.waitForSelector('#jobs tr.sel');
     const id = await page.evaluate(() => window.trainbound.selected);
