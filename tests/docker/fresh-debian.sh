@@ -60,9 +60,10 @@ cleanup() {
         say "not removing $root: something is still mounted under it" >&2
     fi
     if [ "$rc" = 0 ]; then
+        rm -f "$log"
         say "PASSED: make $target on a fresh Debian 12 in $(($(date +%s) - t0)) s"
     else
-        say "FAILED (exit $rc) after $(($(date +%s) - t0)) s" >&2
+        say "FAILED (exit $rc) after $(($(date +%s) - t0)) s; setup log: $log" >&2
     fi
     exit "$rc"
 }
