@@ -352,12 +352,12 @@ static int parse_refused(const struct http_request *req, struct http_response *r
 }
 
 static void post_study(struct app *app, const struct http_request *req, struct http_response *resp,
-                       const char *idem);
+                       const char *idem, int reuse);
 static json_t *study_view(struct app *app, const struct job *job, json_t *doc);
 
 static void post_jobs(struct app *app, const struct http_request *req, struct http_response *resp)
 {
-    static const char *const params[] = {NULL};
+    static const char *const params[] = {"reuse", NULL};
     struct codec_errors *errs;
     struct codec_spec spec;
     struct queue_submit sub;
@@ -365,10 +365,18 @@ static void post_jobs(struct app *app, const struct http_request *req, struct ht
     char hash[SHA256_HEX_LEN], path[VIEW_PATH_LEN], etag[VIEW_ETAG_LEN], *canonical;
     const char *idem = http_header(req, "Idempotency-Key");
     int64_t now = clock_now_ms();
-    int rc, replayed = 0;
+    const char *rv = http_query(req, "reuse");
+    int rc, replayed = 0, reuse = 1;
 
     if (unknown_params(req, resp, params))
         return;
+    /* reuse=false: a study computes every cell, taking none from the store.
+     * A sweep never takes tiles from other jobs, so it has no effect there. */
+    if (rv && router_parse_bool(rv, &reuse) != 0) {
+        param_problem(resp, req, PROBLEM_INVALID_PARAMETER, "reuse",
+                      "reuse must be true or false, got \"%.64s\"", rv);
+        return;
+    }
     if (app->draining) {
         problem(resp, req, PROBLEM_NOT_READY, "the server is shutting down; submit again later");
         return;
@@ -388,7 +396,7 @@ static void post_jobs(struct app *app, const struct http_request *req, struct ht
         return;
     }
     if (study_is_study(req->body, req->body_len)) {
-        post_study(app, req, resp, idem); /* a body with "vary" (issue 4) */
+        post_study(app, req, resp, idem, reuse); /* a body with "vary" (issue 4) */
         return;
     }
     errs = xmalloc(sizeof *errs);
@@ -1286,7 +1294,7 @@ static json_t *study_view(struct app *app, const struct job *job, json_t *doc)
  * sweep, each cell against the server's limits and the sum of the cells'
  * cost against --max-cost; then one job whose cells become tiles. */
 static void post_study(struct app *app, const struct http_request *req, struct http_response *resp,
-                       const char *idem)
+                       const char *idem, int reuse)
 {
     struct codec_errors *errs = xmalloc(sizeof *errs);
     struct studyjob_submit_opts o;
@@ -1305,7 +1313,7 @@ static void post_study(struct app *app, const struct http_request *req, struct h
     o.tile_points = app->cfg->tile_points;
     o.idem_key = idem;
     o.max_queued = app->cfg->max_queued;
-    o.reuse = 1;
+    o.reuse = reuse;
     n_cells = st.n_cells;
     memset(&job, 0, sizeof job);
     rc = studyjob_submit(app->store, &st, req->body, req->body_len, &o, now, &job, &replayed,
