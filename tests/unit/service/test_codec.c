@@ -821,6 +821,15 @@ START_TEST(test_result_quadratic)
 }
 END_TEST
 
+/* The result's engine member names the precision and the ISA. */
+static void check_engine(const json_t *result, const char *precision, const char *isa)
+{
+    const json_t *e = json_object_get(result, "engine");
+
+    ck_assert_str_eq(json_string_value(json_object_get(e, "precision")), precision);
+    ck_assert_str_eq(json_string_value(json_object_get(e, "isa")), isa);
+}
+
 START_TEST(test_result_layout)
 {
     static const char *const keys[] = {
@@ -863,10 +872,7 @@ START_TEST(test_result_layout)
     ck_assert(json_is_null(json_object_get(json_object_get(j, "roughness"), "critical")));
     ck_assert(json_is_false(json_object_get(json_object_get(j, "roughness"), "convex")));
     /* The default engine is the fast path, on the ISA this CPU runs. */
-    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "engine"), "precision")),
-                     "fast");
-    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "engine"), "isa")),
-                     tb_fast_isa(TB_ISA_BEST));
+    check_engine(j, "fast", tb_fast_isa(TB_ISA_BEST));
 
     free(spec);
     free(canon);
@@ -885,9 +891,7 @@ START_TEST(test_result_layout)
     s = parse_ok(M ",\"lr\":{\"levels\":6},\"precision\":\"reference\"}");
     res = codec_result_encode(&s, labels, NAN);
     j = load_json(res);
-    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "engine"), "precision")),
-                     "reference");
-    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "engine"), "isa")), "libm");
+    check_engine(j, "reference", "libm");
     ck_assert(json_is_null(json_object_get(j, "elapsed_s")));
     json_decref(j);
     free(res);
