@@ -5,7 +5,7 @@
  * rate s of a grid, labels each run bounded (0) or divergent (1), and
  * analyses the labels: box counts B(n) at every level, the OLS box-counting
  * dimension, the flip learning rates, and the roughness of the loss.
- * The formulas and their evaluation order follow shared/science.md.
+ * The formulas and their evaluation order follow docs/science.md.
  *
  * Threads: the core starts no threads and keeps no global state. Every
  * function here is reentrant and may be called from any thread at once, as

@@ -26,6 +26,7 @@
 #include "cors.h"
 #include "embed.h"
 #include "log.h"
+#include "jsonfmt.h"
 #include "metrics.h"
 #include "npy.h"
 #include "pngenc.h"
@@ -1014,9 +1015,11 @@ static void get_boundary(struct app *app, const struct http_request *req,
         cap = 16 + got * 48;
         csv = xmalloc(cap);
         len += (size_t)snprintf(csv, cap, "index,lr\n");
-        for (i = 0; i < got; i++)
-            len += (size_t)snprintf(csv + len, cap - len, "%" PRIu64 ",%.17g\n", idx[i],
-                                    lo + ((double)idx[i] + 0.5) * h);
+        for (i = 0; i < got; i++) {
+            char lrs[JSONFMT_NUMBER_MAX];
+            jsonfmt_number(lo + ((double)idx[i] + 0.5) * h, lrs);
+            len += (size_t)snprintf(csv + len, cap - len, "%" PRIu64 ",%s\n", idx[i], lrs);
+        }
         csv_answer(resp, etag, csv);
         if (more) {
             char link[128];

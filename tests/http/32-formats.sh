@@ -85,6 +85,7 @@ rows = list(csv.reader(open(f"{d}/all.csv")))
 assert rows[0] == ["index", "lr"], rows[0]
 assert [int(r[0]) for r in rows[1:]] == b["flips"]["index"], "indices"
 assert [float(r[1]) for r in rows[1:]] == b["flips"]["lr"], "lrs"
+assert all(len(r[1]) <= len(repr(float(r[1]))) for r in rows[1:]), "lrs not in shortest form"
 assert len(rows) - 1 == b["transitions"] and len(rows) >= 5, len(rows)
 page = list(csv.reader(open(f"{d}/page.csv")))
 assert page == [rows[0]] + rows[2:4], page
