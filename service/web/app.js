@@ -22,8 +22,27 @@
     return Number.isInteger(x) ? String(x) : x.toPrecision(d || 4);
   }
 
+  /* ---- auth: a bearer token from the header field, kept for the tab ---- */
+
+  const TOKEN_KEY = 'trainbound.token';
+  const token = () => sessionStorage.getItem(TOKEN_KEY) || '';
+
+  // fetch options with no-cache and, when a token is set, its Authorization.
+  function withAuth(opts) {
+    const o = Object.assign({ cache: 'no-cache' }, opts || {});
+    if (token()) o.headers = Object.assign({}, o.headers || {}, { Authorization: 'Bearer ' + token() });
+    return o;
+  }
+
+  // An authorised download or image: the bytes as an object URL.
+  async function blobURL(url) {
+    const r = await fetch(url, withAuth());
+    if (!r.ok) throw new Error(url + ': ' + r.status);
+    return URL.createObjectURL(await r.blob());
+  }
+
   async function fetchJSON(url, opts) {
-    const r = await fetch(url, Object.assign({ cache: 'no-cache' }, opts || {}));
+    const r = await fetch(url, withAuth(opts));
     let body = null;
     const ct = r.headers.get('Content-Type') || '';
     if (ct.includes('json')) body = await r.json();
@@ -75,6 +94,8 @@
           return renderRow(state.jobs.get(j.id));
         });
         tbody.replaceChildren(...rows);
+      } else if (r.status === 401 || r.status === 403) {
+        $('#conn').textContent = 'token needed';
       }
     } catch (e) {
       /* the server is restarting: try again at the next tick */
@@ -85,7 +106,7 @@
   /* ---- the selected job ------------------------------------------------ */
 
   function closeStream() {
-    if (state.es) state.es.close();
+    if (state.es) state.es.abort();
     state.es = null;
     $('#conn').textContent = '';
   }
@@ -123,25 +144,69 @@
     follow(id, r.body.revision);
   }
 
+  /* Server-Sent Events over fetch, so that the Authorization header goes
+   * along (EventSource cannot send one). Reconnects with Last-Event-ID,
+   * backing off from 0.5 s to 8 s, until the job ends or the stream is
+   * closed (state.es.abort()). */
   function follow(id) {
-    const es = new EventSource('/v1/jobs/' + id + '/events');
-    state.es = es;
-    $('#conn').textContent = 'live';
-    const onEvent = (ev) => {
-      const j = JSON.parse(ev.data);
+    const ctl = new AbortController();
+    let last = null, wait = 500;
+    state.es = ctl;
+    const done = () => {
+      ctl.abort();
+      if (state.es === ctl) state.es = null;
+    };
+    const dispatch = (type, data) => {
+      if (type === 'deleted') { done(); $('#conn').textContent = 'deleted'; return; }
+      if (type !== 'state' && type !== 'progress') return;
+      const j = JSON.parse(data);
       showJob(j);
       if (TERMINAL.has(j.status)) {
-        es.close(); // or EventSource would reconnect after the stream ends
-        if (state.es === es) state.es = null;
+        done();
         $('#conn').textContent = '';
         if (j.status === 'succeeded' && state.selected === id) loadDone(j);
       }
     };
-    es.addEventListener('state', onEvent);
-    es.addEventListener('progress', onEvent);
-    es.addEventListener('deleted', () => { es.close(); $('#conn').textContent = 'deleted'; });
-    es.onerror = () => { $('#conn').textContent = 'reconnecting'; };
-    es.onopen = () => { $('#conn').textContent = 'live'; };
+    const run = async () => {
+      while (!ctl.signal.aborted) {
+        try {
+          const o = withAuth({ signal: ctl.signal, headers: { Accept: 'text/event-stream' } });
+          if (last !== null) o.headers['Last-Event-ID'] = last;
+          const r = await fetch('/v1/jobs/' + id + '/events', o);
+          if (r.status === 401 || r.status === 403) { $('#conn').textContent = 'token needed'; done(); return; }
+          if (!r.ok || !r.body) throw new Error('events: ' + r.status);
+          $('#conn').textContent = 'live';
+          wait = 500;
+          const rd = r.body.getReader(), dec = new TextDecoder();
+          let buf = '', type = 'message', data = [];
+          for (;;) {
+            const { value, done: end } = await rd.read();
+            if (end) break;
+            buf += dec.decode(value, { stream: true });
+            let nl;
+            while ((nl = buf.indexOf('\n')) >= 0) {
+              const line = buf.slice(0, nl).replace(/\r$/, '');
+              buf = buf.slice(nl + 1);
+              if (line === '') {
+                if (data.length) dispatch(type, data.join('\n'));
+                type = 'message'; data = [];
+              } else if (line.startsWith('event:')) type = line.slice(6).trim();
+              else if (line.startsWith('data:')) data.push(line.slice(5).replace(/^ /, ''));
+              else if (line.startsWith('id:')) last = line.slice(3).trim();
+            }
+            if (ctl.signal.aborted) return;
+          }
+        } catch (e) {
+          if (ctl.signal.aborted) return;
+        }
+        if (ctl.signal.aborted) return;
+        $('#conn').textContent = 'reconnecting';
+        await new Promise((res) => setTimeout(res, wait));
+        wait = Math.min(wait * 2, 8000);
+      }
+    };
+    $('#conn').textContent = 'live';
+    run();
   }
 
   /* ---- results: log-log plot, strip, facts ----------------------------- */
@@ -165,7 +230,7 @@
     const [dim, res, lab] = await Promise.all([
       fetchJSON('/v1/jobs/' + id + '/dimension'),
       fetchJSON('/v1/jobs/' + id + '/result'),
-      fetch('/v1/jobs/' + id + '/boundary?format=npy', { cache: 'no-cache' }).then((r) => r.arrayBuffer()),
+      fetch('/v1/jobs/' + id + '/boundary?format=npy', withAuth()).then((r) => r.arrayBuffer()),
     ]);
     if (state.selected !== id || dim.status !== 200 || res.status !== 200) return;
     $('#d-done').hidden = false;
@@ -175,7 +240,7 @@
     state.labels = npyBytes(lab);
     state.lr = res.body.lr || res.body.spec.lr;
     drawStrip(0, state.labels.length);
-    $('#strip-png').src = '/v1/jobs/' + id + '/boundary.png';
+    blobURL('/v1/jobs/' + id + '/boundary.png').then((u) => { $('#strip-png').src = u; }, () => {});
     $('#d-png').href = '/v1/jobs/' + id + '/boundary.png';
     $('#d-npy').href = '/v1/jobs/' + id + '/boundary?format=npy';
     $('#d-cnpy').href = '/v1/jobs/' + id + '/dimension?format=npy';
@@ -517,6 +582,36 @@
     } else {
       $('#form-error').textContent = 'the server answered ' + r.status;
     }
+  });
+
+  // Downloads: with a token, a plain link would be refused (401), so fetch
+  // the bytes with the header and save them from an object URL.
+  for (const sel of ['#d-png', '#d-npy', '#d-cnpy', '#d-csv']) {
+    $(sel).addEventListener('click', async (ev) => {
+      const a = ev.currentTarget;
+      if (!token() || a.dataset.blob) return;
+      ev.preventDefault();
+      const url = await blobURL(a.getAttribute('href'));
+      const tmp = document.createElement('a');
+      tmp.href = url;
+      tmp.download = a.getAttribute('download') || a.getAttribute('href').split('/').pop();
+      tmp.dataset.blob = '1';
+      document.body.append(tmp);
+      tmp.click();
+      tmp.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 10000);
+    });
+  }
+
+  // The token field: kept in sessionStorage for this tab, sent as a bearer
+  // token on every request (the list picks it up at its next poll).
+  $('#token').value = token();
+  $('#token').addEventListener('change', (ev) => {
+    const t = ev.target.value.trim();
+    if (t) sessionStorage.setItem(TOKEN_KEY, t);
+    else sessionStorage.removeItem(TOKEN_KEY);
+    $('#conn').textContent = '';
+    if (state.selected) select(state.selected);
   });
 
   window.addEventListener('resize', () => {

@@ -59,4 +59,12 @@ tb_start dash --workers 1 --tile-points 1024 --sse-heartbeat 1000
 say "dashboard.test.js against $TB_URL/ (chromium $(dpkg-query -W -f='${Version}' chromium 2> /dev/null || echo '?'))"
 node "$here/dashboard.test.js" "$TB_URL/" "$SHOTS" || fail "dashboard.test.js failed (output above; node $node_ver, playwright-core $want_pw)"
 tb_stop
+
+# The same dashboard behind --token-file (a token typed into the page).
+printf '%s\n' 'browser-test-token-0123456789' > "$TB_TMP/tokens"
+tb_start auth --workers 1 --tile-points 1024 --sse-heartbeat 1000 --token-file "$TB_TMP/tokens"
+say "auth.test.js against $TB_URL/ (--token-file)"
+node "$here/auth.test.js" "$TB_URL/" browser-test-token-0123456789 "$SHOTS" ||
+    fail "auth.test.js failed (output above; node $node_ver, playwright-core $want_pw)"
+tb_stop
 echo "browser: ok (screenshots in $SHOTS)"

@@ -1,0 +1,95 @@
+// auth.test.js URL TOKEN SHOT_DIR - the dashboard against a server started
+// with --token-file: without a token the page says so and lists nothing;
+// with the token typed into the header field, the list loads, a job's live
+// progress arrives over the fetch-based event stream (EventSource cannot
+// send the Authorization header), and the result, the boundary strip PNG
+// and a download all load with the token. Screenshots go to SHOT_DIR.
+'use strict';
+const { chromium } = require('playwright-core');
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
+
+const [url, tok, shots] = process.argv.slice(2);
+const t0 = Date.now();
+const log = (m) => console.log(`[${((Date.now() - t0) / 1000).toFixed(1)}s] auth: ${m}`);
+function assert(c, m) {
+  if (!c) throw new Error('assertion failed: ' + m);
+}
+
+(async () => {
+  fs.mkdirSync(shots, { recursive: true });
+  const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'tb-chromium-'));
+  const browser = await chromium.launchPersistentContext(profile, {
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    headless: true,
+    viewport: { width: 1400, height: 1000 },
+    acceptDownloads: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  const errors = [];
+  try {
+    const page = browser.pages()[0] || (await browser.newPage());
+    page.on('pageerror', (e) => errors.push('pageerror: ' + e.message));
+    await page.goto(url, { waitUntil: 'load' });
+    await page.waitForFunction(() => document.querySelector('#conn').textContent === 'token needed');
+    log('no token: "token needed"');
+
+    await page.fill('#token', tok);
+    await page.dispatchEvent('#token', 'change');
+    await page.waitForFunction(() => document.querySelector('#conn').textContent === '');
+
+    // A job submitted with the token (the reference path, slow enough to
+    // watch), which the page must follow live.
+    const spec = {
+      name: 'auth: multiplicative', precision: 'reference', steps: 8000,
+      model: { family: 'multiplicative', amplitude: 0.2, wavelength: 0.1 }, lr: { levels: 15 },
+    };
+    const auth = { Authorization: 'Bearer ' + tok };
+    const sr = await page.request.post(new URL('/v1/jobs', url).href, { data: spec, headers: auth });
+    assert(sr.status() === 202, 'submit with the token: ' + sr.status());
+    const id = (await sr.json()).id;
+    await page.waitForSelector('#jobs tr[data-id="' + id + '"]', { timeout: 10000 });
+    log('token set: the list loads');
+    await page.click('#jobs tr[data-id="' + id + '"]');
+    const seen = new Set();
+    for (let i = 0; i < 1200; i++) {
+      const s = await page.evaluate(() => ({
+        v: document.querySelector('#d-progress').value,
+        st: document.querySelector('#d-status').textContent,
+        conn: document.querySelector('#conn').textContent,
+      }));
+      assert(s.conn !== 'token needed', 'the stream was refused');
+      seen.add(s.v);
+      if (s.st === 'succeeded') break;
+      await page.waitForTimeout(50);
+    }
+    assert((await page.textContent('#d-status')) === 'succeeded', 'job succeeded');
+    const mids = [...seen].filter((v) => v > 0 && v < 1);
+    log(`progress values seen: ${seen.size} (${mids.length} strictly between 0 and 1)`);
+    assert(mids.length >= 1, 'live progress over the authorised event stream');
+
+    await page.waitForFunction(() => {
+      const im = document.querySelector('#strip-png');
+      return im && im.src.startsWith('blob:') && im.complete && im.naturalWidth > 0;
+    }, null, { timeout: 10000 });
+    await page.waitForFunction(() => /engine/.test(document.querySelector('#facts').textContent));
+    log('result, facts and strip PNG loaded with the token');
+
+    const [dl] = await Promise.all([page.waitForEvent('download'), page.click('#d-npy')]);
+    const file = await dl.path();
+    const head = fs.readFileSync(file).subarray(0, 6);
+    assert(head[0] === 0x93 && head.subarray(1, 6).toString() === 'NUMPY', 'the download is an .npy');
+    log('labels .npy downloaded with the token');
+    await page.screenshot({ path: path.join(shots, 'auth.png'), fullPage: true });
+    assert(errors.length === 0, 'page errors:\n' + errors.join('\n'));
+    log('ok');
+  } finally {
+    await browser.close();
+    fs.rmSync(profile, { recursive: true, force: true });
+  }
+})().catch((e) => {
+  console.error(e && e.stack ? e.stack : e);
+  process.exit(1);
+});
