@@ -5,31 +5,16 @@
 // send the Authorization header), and the result, the boundary strip PNG
 // and a download all load with the token. Screenshots go to SHOT_DIR.
 'use strict';
-const { chromium } = require('playwright-core');
 const fs = require('fs');
-const os = require('os');
 const path = require('path');
+const { assert, makeLog, run } = require('./lib');
 
 const [url, tok, shots] = process.argv.slice(2);
-const t0 = Date.now();
-const log = (m) => console.log(`[${((Date.now() - t0) / 1000).toFixed(1)}s] auth: ${m}`);
-function assert(c, m) {
-  if (!c) throw new Error('assertion failed: ' + m);
-}
+const log = makeLog('auth: ');
 
-(async () => {
-  fs.mkdirSync(shots, { recursive: true });
-  const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'tb-chromium-'));
-  const browser = await chromium.launchPersistentContext(profile, {
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    headless: true,
-    viewport: { width: 1400, height: 1000 },
-    acceptDownloads: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+run(shots, async (browser) => {
   const errors = [];
-  try {
+  {
     const page = browser.pages()[0] || (await browser.newPage());
     page.on('pageerror', (e) => errors.push('pageerror: ' + e.message));
     await page.goto(url, { waitUntil: 'load' });
@@ -85,11 +70,5 @@ function assert(c, m) {
     await page.screenshot({ path: path.join(shots, 'auth.png'), fullPage: true });
     assert(errors.length === 0, 'page errors:\n' + errors.join('\n'));
     log('ok');
-  } finally {
-    await browser.close();
-    fs.rmSync(profile, { recursive: true, force: true });
   }
-})().catch((e) => {
-  console.error(e && e.stack ? e.stack : e);
-  process.exit(1);
-});
+}, { acceptDownloads: true });

@@ -5,17 +5,11 @@
 // refit, the boundary strip (and its zoom and PNG) and the facts render; a
 // 422 puts the error next to its field. Screenshots go to SHOT_DIR.
 'use strict';
-const { chromium } = require('playwright-core');
-const fs = require('fs');
-const os = require('os');
 const path = require('path');
+const { assert, makeLog, run } = require('./lib');
 
 const [url, shots] = process.argv.slice(2);
-const t0 = Date.now();
-const log = (m) => console.log(`[${((Date.now() - t0) / 1000).toFixed(1)}s] ${m}`);
-function assert(c, m) {
-  if (!c) throw new Error('assertion failed: ' + m);
-}
+const log = makeLog('');
 
 async function canvasInk(page, sel) {
   // Pixels with any ink in the largest canvas under sel (uPlot draws there).
@@ -30,20 +24,10 @@ async function canvasInk(page, sel) {
   }, sel);
 }
 
-(async () => {
-  fs.mkdirSync(shots, { recursive: true });
-  const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'tb-chromium-'));
-  // A fresh profile directory per run (playwright passes --user-data-dir).
-  const browser = await chromium.launchPersistentContext(profile, {
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    headless: true,
-    viewport: { width: 1400, height: 1000 },
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+run(shots, async (browser) => {
   const errors = [];
   let allow422 = false;
-  try {
+  {
     const page = browser.pages()[0] || (await browser.newPage());
     page.on('console', (m) => {
       if (m.type() !== 'error') return;
@@ -181,11 +165,5 @@ async function canvasInk(page, sel) {
 
     assert(errors.length === 0, 'console errors:\n' + errors.join('\n'));
     log('ok');
-  } finally {
-    await browser.close();
-    fs.rmSync(profile, { recursive: true, force: true });
   }
-})().catch((e) => {
-  console.error(e && e.stack ? e.stack : e);
-  process.exit(1);
 });
