@@ -2,7 +2,8 @@
  * model.c - the loss families, their gradients and their roughness.
  *
  * Owns: tb_loss(), tb_grad(), tb_roughness(), tb_spec_check(), the grid
- * (tb_grid_points(), tb_grid_lr()) and tb_strerror().
+ * (tb_grid_points(), tb_grid_lr()), the replicates (tb_replicates(),
+ * tb_sweep_points(), tb_replicate_x0()) and tb_strerror().
  * Threads: pure functions; any thread.
  *
  * Evaluation order is science.md's reference order ([L]): the phase is
@@ -93,7 +94,26 @@ int tb_spec_check(const struct tb_spec *spec)
         return TB_EINVAL;
     if (spec->axes[0].levels < 0 || spec->axes[0].levels > TB_MAX_LEVELS)
         return TB_EINVAL;
+    if (spec->replicates < 0 || spec->replicates > TB_MAX_REPLICATES)
+        return TB_EINVAL;
     return TB_OK;
+}
+
+int tb_replicates(const struct tb_spec *spec)
+{
+    return spec->replicates > 1 ? spec->replicates : 1;
+}
+
+uint64_t tb_sweep_points(const struct tb_spec *spec)
+{
+    return (uint64_t)tb_replicates(spec) * tb_grid_points(spec);
+}
+
+double tb_replicate_x0(double x, int k)
+{
+    while (k-- > 0)
+        x = nextafter(x, INFINITY);
+    return x;
 }
 
 uint64_t tb_grid_points(const struct tb_spec *spec)

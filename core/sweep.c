@@ -2,7 +2,8 @@
  * sweep.c - gradient descent over a tile of the learning-rate grid, and the
  * divergence label of each run (science.md section 2).
  *
- * Owns: tb_sweep_tile(), tb_labels_put().
+ * Owns: tb_sweep_tile() (with the split of a tile over replicates),
+ * tb_labels_put(), tb_labels_get().
  * Threads: runs on whichever thread calls it (a CLI worker or a libuv pool
  * thread); reentrant. The only shared state it reads is the spec and the
  * caller's cancel flag (an atomic, read relaxed).
@@ -199,9 +200,10 @@ static int run_general(const struct tb_spec *sp, double s, double *x, double *sn
 
 /* ---- tiles -------------------------------------------------------------- */
 
-int tb_sweep_tile(const struct tb_spec *spec, uint64_t begin, uint64_t count, uint64_t *out,
-                  const atomic_int *cancel, tb_progress_fn progress, void *progress_user,
-                  struct tb_tile_stats *stats)
+/* Points [begin, begin + count) of one replicate's grid (spec checked). */
+static int sweep_grid(const struct tb_spec *spec, uint64_t begin, uint64_t count, uint64_t *out,
+                      const atomic_int *cancel, tb_progress_fn progress, void *progress_user,
+                      struct tb_tile_stats *stats)
 {
     const struct tb_model *m;
     struct judge j;
@@ -209,10 +211,6 @@ int tb_sweep_tile(const struct tb_spec *spec, uint64_t begin, uint64_t count, ui
     uint64_t i, steps_done, lane_steps = 0, divergent = 0;
     int one_d, rc = TB_OK;
 
-    if (tb_spec_check(spec) != TB_OK || !out)
-        return TB_EINVAL;
-    if (begin > tb_grid_points(spec) || count > tb_grid_points(spec) - begin)
-        return TB_EINVAL;
     if (spec->precision == TB_PRECISION_FAST)
         return tb__fast_sweep_tile(spec, begin, count, out, cancel, progress, progress_user, stats);
     m = &spec->model;
@@ -267,6 +265,81 @@ out:
     return rc;
 }
 
+/* Progress of one replicate's segment, reported as progress of the tile. */
+struct seg_progress {
+    tb_progress_fn fn;
+    void *user;
+    uint64_t before; /* points of the tile in earlier segments */
+};
+
+static void seg_progress(void *user, uint64_t done)
+{
+    struct seg_progress *sp = user;
+    sp->fn(sp->user, sp->before + done);
+}
+
+int tb_sweep_tile(const struct tb_spec *spec, uint64_t begin, uint64_t count, uint64_t *out,
+                  const atomic_int *cancel, tb_progress_fn progress, void *progress_user,
+                  struct tb_tile_stats *stats)
+{
+    struct tb_tile_stats sum = {0, 0, 0}, part;
+    struct seg_progress sp = {progress, progress_user, 0};
+    struct tb_spec rep;
+    uint64_t *seg = NULL, done = 0, n;
+    double *x0 = NULL;
+    int rc = TB_OK, r, i;
+
+    if (tb_spec_check(spec) != TB_OK || !out)
+        return TB_EINVAL;
+    if (begin > tb_sweep_points(spec) || count > tb_sweep_points(spec) - begin)
+        return TB_EINVAL;
+    if (tb_replicates(spec) == 1)
+        return sweep_grid(spec, begin, count, out, cancel, progress, progress_user, stats);
+    n = tb_grid_points(spec);
+
+    /* Each replicate's part of the tile runs as a tile of its own grid with
+     * the nudged x0, into a scratch buffer unless it starts at bit 0. */
+    memset(out, 0, tb_label_words(count) * sizeof *out);
+    seg = malloc(tb_label_words(count < n ? count : n) * sizeof *seg);
+    x0 = spec->x0 ? malloc((size_t)spec->model.dim * sizeof *x0) : NULL;
+    if (!seg || (spec->x0 && !x0)) {
+        rc = TB_ENOMEM;
+        goto out;
+    }
+    while (done < count && rc == TB_OK) {
+        const uint64_t g = begin + done, j = g % n;
+        const uint64_t c = count - done < n - j ? count - done : n - j;
+
+        r = (int)(g / n);
+        rep = *spec;
+        rep.replicates = 1;
+        if (spec->x0) {
+            for (i = 0; i < spec->model.dim; i++)
+                x0[i] = tb_replicate_x0(spec->x0[i], r);
+            rep.x0 = x0;
+        } else {
+            rep.x0_scalar = tb_replicate_x0(spec->x0_scalar, r);
+        }
+        sp.before = done;
+        rc = sweep_grid(&rep, j, c, done == 0 ? out : seg, cancel,
+                        progress ? seg_progress : NULL, &sp, &part);
+        if (rc != TB_OK)
+            break;
+        if (done > 0)
+            tb_labels_put(out, done, seg, c);
+        sum.points += part.points;
+        sum.divergent += part.divergent;
+        sum.lane_steps += part.lane_steps;
+        done += c;
+    }
+    if (rc == TB_OK && stats)
+        *stats = sum;
+out:
+    free(seg);
+    free(x0);
+    return rc;
+}
+
 void tb_labels_put(uint64_t *dst, uint64_t dst_begin, const uint64_t *src, uint64_t count)
 {
     uint64_t i;
@@ -287,4 +360,20 @@ void tb_labels_put(uint64_t *dst, uint64_t dst_begin, const uint64_t *src, uint6
         else
             dst[k >> 6] &= ~bit;
     }
+}
+
+void tb_labels_get(uint64_t *dst, const uint64_t *src, uint64_t src_begin, uint64_t count)
+{
+    const uint64_t w = src_begin >> 6, sh = src_begin & 63, words = tb_label_words(count);
+    uint64_t i;
+
+    for (i = 0; i < words; i++) {
+        uint64_t v = src[w + i] >> sh;
+        /* the high part comes from the next source word, when it exists */
+        if (sh && ((i + 1) << 6) - sh < count)
+            v |= src[w + i + 1] << (64 - sh);
+        dst[i] = v;
+    }
+    if (count & 63)
+        dst[words - 1] &= ((uint64_t)1 << (count & 63)) - 1;
 }

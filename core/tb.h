@@ -55,6 +55,7 @@ enum tb_axis_kind { TB_AXIS_LR = 0 };
 #define TB_MAX_LEVELS 32  /* grid of at most 2^32 + 1 points per axis */
 #define TB_MAX_AXES 1
 #define TB_MAX_DIM 65536  /* hard ceiling; services set lower limits */
+#define TB_MAX_REPLICATES 32 /* runs of the same grid from nudged starting points */
 
 struct tb_term {
     double amplitude;  /* eps_k */
@@ -88,6 +89,11 @@ struct tb_spec {
     enum tb_isa isa_cap; /* fast path: highest ISA to use; TB_ISA_BEST = all the CPU has */
     int n_axes; /* 1 */
     struct tb_axis axes[TB_MAX_AXES];
+    /* Replicates R (0 means 1): the sweep runs the whole grid R times.
+     * Replicate r starts from x0 moved r ulps up in every coordinate
+     * (tb_replicate_x0), so replicate 0 is the spec's own run. Sweep point
+     * g is replicate g / N at grid point g % N, N = tb_grid_points(). */
+    int replicates;
 };
 
 /* Checks the ranges of every field the core relies on. Returns TB_OK or
@@ -97,6 +103,15 @@ int tb_spec_check(const struct tb_spec *spec);
 
 /* Number of grid points: 2^K + 1 for one axis. */
 uint64_t tb_grid_points(const struct tb_spec *spec);
+
+/* Replicates of the spec (1 when the field is 0), and points of the whole
+ * sweep: replicates * tb_grid_points(). */
+int tb_replicates(const struct tb_spec *spec);
+uint64_t tb_sweep_points(const struct tb_spec *spec);
+
+/* x moved k ulps towards +inf (k nextafter steps; k >= 0): the starting
+ * coordinate of replicate k. */
+double tb_replicate_x0(double x, int k);
 
 /* Learning rate of grid point j: min + j * ((max - min) / 2^K). */
 double tb_grid_lr(const struct tb_spec *spec, uint64_t j);
@@ -142,7 +157,8 @@ struct tb_tile_stats {
 };
 
 /*
- * Runs points [begin, begin + count) of the grid and writes their labels to
+ * Runs points [begin, begin + count) of the sweep (tb_sweep_points(): the
+ * grid once per replicate; a tile may span replicates) and writes their labels to
  * out: bit i of out is point begin + i, and out has tb_label_words(count)
  * words (owned by the caller; unused high bits are zeroed). A tile whose
  * begin is a multiple of 64 can be copied word for word into a full label
@@ -160,6 +176,11 @@ int tb_sweep_tile(const struct tb_spec *spec, uint64_t begin, uint64_t count, ui
 /* Copies count labels from src (bit 0 = first) into dst at bit offset
  * dst_begin. Bits of dst outside the range are kept. */
 void tb_labels_put(uint64_t *dst, uint64_t dst_begin, const uint64_t *src, uint64_t count);
+
+/* The converse: copies count labels of src from bit offset src_begin into
+ * dst (bit 0 = first; dst has tb_label_words(count) words, its unused high
+ * bits are zeroed). */
+void tb_labels_get(uint64_t *dst, const uint64_t *src, uint64_t src_begin, uint64_t count);
 
 /* ---- analysis ----------------------------------------------------------- */
 

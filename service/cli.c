@@ -315,6 +315,7 @@ struct sweep {
     uv_signal_t sigint;            /* raises cancel */
     const struct codec_spec *spec; /* borrowed, read-only for every thread */
     uint64_t *labels;              /* borrowed: all labels; loop thread only */
+    uint64_t first;                /* sweep point of labels bit 0 (a replicate's start) */
     uint64_t points, tile_points, n_tiles, next_tile;
     struct tile *slots; /* owned: one per tile in flight */
     int n_slots, in_flight;
@@ -408,8 +409,10 @@ static void tile_done(uv_work_t *req, int status);
 /* Loop thread: gives slot t the next tile. Returns 0 or a TB_E* code. */
 static int submit(struct sweep *sw, struct tile *t)
 {
-    t->begin = sw->next_tile * sw->tile_points;
-    t->count = sw->points - t->begin < sw->tile_points ? sw->points - t->begin : sw->tile_points;
+    uint64_t at = sw->next_tile * sw->tile_points;
+
+    t->begin = sw->first + at;
+    t->count = sw->points - at < sw->tile_points ? sw->points - at : sw->tile_points;
     t->rc = TB_OK;
     if (uv_queue_work(&sw->loop, &t->req, tile_work, tile_done) != 0)
         return TB_EINVAL;
@@ -427,7 +430,7 @@ static void tile_done(uv_work_t *req, int status)
 
     sw->in_flight--;
     if (status == 0 && t->rc == TB_OK) {
-        tb_labels_put(sw->labels, t->begin, t->buf, t->count);
+        tb_labels_put(sw->labels, t->begin - sw->first, t->buf, t->count);
         sw->lane_steps += t->st.lane_steps;
     } else if (!(t->rc == TB_ECANCELED && atomic_load(&sw->cancel))) {
         if (!sw->rc)
@@ -447,11 +450,12 @@ static void tile_done(uv_work_t *req, int status)
 }
 
 /*
- * Runs every point of spec into labels (tb_label_words(points) words, owned
- * by the caller) on `threads` pool threads. Returns 0, a TB_E* code, or
- * TB_ECANCELED with *interrupted = 1 after SIGINT.
+ * Runs the grid of replicate `replicate` of spec into labels
+ * (tb_label_words(tb_grid_points()) words, owned by the caller) on
+ * `threads` pool threads. Returns 0, a TB_E* code, or TB_ECANCELED with
+ * *interrupted = 1 after SIGINT.
  */
-static int run_sweep(const struct codec_spec *spec, int threads, int show_progress,
+static int run_sweep(const struct codec_spec *spec, int replicate, int threads, int show_progress,
                      uint64_t *labels, int *interrupted, uint64_t *lane_steps)
 {
     struct sweep *sw;
@@ -465,6 +469,7 @@ static int run_sweep(const struct codec_spec *spec, int threads, int show_progre
     sw->spec = spec;
     sw->labels = labels;
     sw->points = tb_grid_points(&spec->core);
+    sw->first = (uint64_t)replicate * sw->points;
     per = (sw->points + (uint64_t)threads * TILES_PER_THREAD - 1) /
           ((uint64_t)threads * TILES_PER_THREAD);
     sw->tile_points = (per + 63) / 64 * 64;
@@ -524,6 +529,41 @@ out:
         free(sw->slots[i].buf);
     free(sw->slots);
     free(sw);
+    return rc;
+}
+
+/*
+ * Sweeps every replicate of spec and analyses it into an (owned by the
+ * caller: codec_analysis_free(), also after an error): replicate 0's labels
+ * stay in labels (tb_label_words(tb_grid_points()) words, caller's), the
+ * others pass through a scratch buffer one at a time, so memory is two
+ * grids whatever the replicates. Returns 0, a TB_E* code, or TB_ECANCELED
+ * with *interrupted = 1 after SIGINT; *lane_steps sums every replicate.
+ */
+static int sweep_replicates(const struct codec_spec *spec, int threads, int show, uint64_t *labels,
+                            struct codec_analysis *an, int *interrupted, uint64_t *lane_steps)
+{
+    const int reps = tb_replicates(&spec->core);
+    uint64_t *scratch = NULL, ls;
+    int rc, r;
+
+    memset(an, 0, sizeof *an);
+    *lane_steps = 0;
+    rc = run_sweep(spec, 0, threads, show, labels, interrupted, &ls);
+    *lane_steps += ls;
+    if (rc == TB_OK)
+        rc = codec_analyze(spec, labels, an) == CODEC_OK ? TB_OK : TB_ENOMEM;
+    if (rc == TB_OK && reps > 1) {
+        scratch = malloc(tb_label_words(tb_grid_points(&spec->core)) * sizeof *scratch);
+        rc = scratch ? TB_OK : TB_ENOMEM;
+    }
+    for (r = 1; rc == TB_OK && r < reps; r++) {
+        rc = run_sweep(spec, r, threads, show, scratch, interrupted, &ls);
+        *lane_steps += ls;
+        if (rc == TB_OK)
+            rc = codec_analyze_replicate(spec, r, scratch, an) == CODEC_OK ? TB_OK : TB_ENOMEM;
+    }
+    free(scratch);
     return rc;
 }
 
@@ -605,7 +645,7 @@ static int run_study(const struct run_args *a, struct study *st)
         for (j = 0; j < i; j++)
             if (strcmp(st->cell_canonical[i], st->cell_canonical[j]) == 0)
                 break;
-        if (j < i) {
+        if (j < i) { /* the same spec: share the analysis (freed once, below) */
             an[i] = an[j];
             reused[i] = 1;
             continue;
@@ -621,10 +661,8 @@ static int run_study(const struct run_args *a, struct study *st)
             goto out;
         }
         ls = 0;
-        rc = run_sweep(c, a->threads, show, labels, &interrupted, &ls);
+        rc = sweep_replicates(c, a->threads, show, labels, &an[i], &interrupted, &ls);
         lane_steps += ls;
-        if (rc == TB_OK)
-            rc = codec_analyze(c, labels, &an[i]) == CODEC_OK ? TB_OK : TB_ENOMEM;
         free(labels);
         /* rows need no flips: drop them now, so reused copies share nothing */
         free(an[i].flips);
@@ -654,6 +692,9 @@ static int run_study(const struct run_args *a, struct study *st)
         fprintf(stderr, "{\"cells\":%zu,\"lane_steps\":%llu,\"threads\":%d,\"elapsed_s\":%.6f}\n",
                 st->n_cells, (unsigned long long)lane_steps, a->threads, now_s() - t0);
 out:
+    for (i = 0; an && reused && i < st->n_cells; i++)
+        if (!reused[i])
+            codec_analysis_free(&an[i]);
     free(text);
     free(csv);
     free(an);
@@ -715,8 +756,8 @@ int cli_run_main(int argc, char **argv)
     }
 
     t0 = now_s();
-    rc = run_sweep(&spec, a.threads, !a.quiet && isatty(STDERR_FILENO), labels, &interrupted,
-                   &lane_steps);
+    rc = sweep_replicates(&spec, a.threads, !a.quiet && isatty(STDERR_FILENO), labels, &an,
+                          &interrupted, &lane_steps);
     t1 = now_s();
     if (interrupted) {
         fputs("trainbound: interrupted\n", stderr);
@@ -728,13 +769,10 @@ int cli_run_main(int argc, char **argv)
         ex = CLI_EXIT_FAILURE;
         goto out;
     }
-    rc = codec_analyze(&spec, labels, &an);
     elapsed = now_s() - t0;
-    if (rc == CODEC_OK)
-        text = codec_result_encode_analysis(&spec, &an, elapsed);
+    text = codec_result_encode_analysis(&spec, &an, elapsed);
     if (!text) {
-        fprintf(stderr, "trainbound: cannot build the result: %s\n",
-                rc == CODEC_OK || rc == CODEC_ENOMEM ? "out of memory" : "invalid labels");
+        fputs("trainbound: cannot build the result: out of memory\n", stderr);
         ex = CLI_EXIT_FAILURE;
         goto out;
     }
@@ -745,7 +783,7 @@ int cli_run_main(int argc, char **argv)
         fprintf(stderr,
                 "{\"points\":%llu,\"lane_steps\":%llu,\"threads\":%d,\"precision\":\"%s\","
                 "\"isa\":\"%s\",\"sweep_s\":%.6f,\"elapsed_s\":%.6f}\n",
-                (unsigned long long)tb_grid_points(&spec.core), (unsigned long long)lane_steps,
+                (unsigned long long)tb_sweep_points(&spec.core), (unsigned long long)lane_steps,
                 a.threads, spec.core.precision == TB_PRECISION_FAST ? "fast" : "reference",
                 spec.core.precision == TB_PRECISION_FAST ? tb_fast_isa(spec.core.isa_cap) : "libm",
                 t1 - t0, elapsed);

@@ -46,9 +46,12 @@
  *                        may differ from reference on chaotic labels only) or
  *                        "reference" (docs/science.md's evaluation order with
  *                        libm, bit for bit).
+ *   replicates           integer 1..TB_MAX_REPLICATES (32), default 1: the
+ *                        sweep runs once per replicate, replicate r from x0
+ *                        moved r ulps up (tb_replicate_x0).
  *   output.max_flips     integer 0..10000000, default 10000.
- *   cost                 (2^levels + 1) * steps <= lim->max_cost, else an
- *                        error at lr.levels giving the cost and the limit.
+ *   cost                 (2^levels + 1) * steps * replicates <= lim->max_cost,
+ *                        else an error at lr.levels giving the cost and the limit.
  *
  * JSON that does not parse (including duplicate keys, and numbers that
  * overflow a double or a 64-bit integer, like 1e400: jansson refuses them
@@ -96,8 +99,9 @@ static const char *const family_names[] = {"quadratic", "additive", "multiplicat
 static const char *const criterion_names[] = {"max_loss", "loss_sum", "final_loss", NULL};
 static const char *const nan_names[] = {"divergent", "bounded", NULL};
 
-static const char *const top_keys[] = {"name", "model", "x0",        "steps",  "divergence",
-                                       "lr",   "fit",   "precision", "output", NULL};
+static const char *const top_keys[] = {"name",      "model",      "x0",     "steps", "divergence",
+                                       "lr",        "fit",        "precision", "replicates",
+                                       "output",    NULL};
 static const char *const model_keys[] = {"family", "dim", "amplitude", "wavelength", "terms", NULL};
 static const char *const term_keys[] = {"amplitude", "wavelength", NULL};
 static const char *const divergence_keys[] = {"criterion", "threshold", "nan", NULL};
@@ -700,26 +704,34 @@ static void parse_tail(struct parse *p, const json_t *root)
     static const char *const precision_names[] = {"reference", "fast", NULL};
     const json_t *outp;
     struct loc ol, l;
-    long long mf = DEFAULT_MAX_FLIPS;
+    long long mf = DEFAULT_MAX_FLIPS, reps = 1;
     int prec = TB_PRECISION_FAST;
 
     get_enum(p->errs, root, "precision", &p->top, precision_names, &prec);
     p->out->core.precision = (enum tb_precision)prec;
+    get_int(p->errs, root, "replicates", &p->top, 1, TB_MAX_REPLICATES, NULL, &reps);
+    p->out->core.replicates = (int)reps;
     if (get_object(p->errs, root, "output", &p->top, &ol, &outp) > 0)
         check_unknown(p->errs, outp, &ol, output_keys);
     get_int(p->errs, outp, "max_flips", &ol, 0, MAX_FLIPS_CEILING, NULL, &mf);
     p->out->max_flips = (uint64_t)mf;
 
     if (p->levels_ok && p->steps_ok) {
-        double cost = (ldexp(1.0, (int)p->levels) + 1.0) * (double)p->steps;
+        double cost = (ldexp(1.0, (int)p->levels) + 1.0) * (double)p->steps * (double)reps;
         if (cost > p->lim.max_cost) {
             struct loc ll;
             loc_key(&ll, &p->top, "lr");
             loc_key(&l, &ll, "levels");
-            err_add(p->errs, &l,
-                    "the sweep would cost (2^%lld + 1) * %lld steps = %.0f steps, over the "
-                    "limit of %.0f: lower lr.levels or steps",
-                    p->levels, p->steps, cost, p->lim.max_cost);
+            if (reps > 1)
+                err_add(p->errs, &l,
+                        "the sweep would cost (2^%lld + 1) * %lld steps * %lld replicates = "
+                        "%.0f steps, over the limit of %.0f: lower lr.levels, steps or replicates",
+                        p->levels, p->steps, reps, cost, p->lim.max_cost);
+            else
+                err_add(p->errs, &l,
+                        "the sweep would cost (2^%lld + 1) * %lld steps = %.0f steps, over the "
+                        "limit of %.0f: lower lr.levels or steps",
+                        p->levels, p->steps, cost, p->lim.max_cost);
         }
     }
 }
@@ -905,6 +917,7 @@ json_t *codec_spec_to_json(const struct codec_spec *s)
     bad |= put(o, "fit", fit);
 
     bad |= put(o, "precision", json_string(c->precision == TB_PRECISION_FAST ? "fast" : "reference"));
+    bad |= put(o, "replicates", json_integer(tb_replicates(c)));
     outp = json_object();
     bad |= put(outp, "max_flips", jint(s->max_flips));
     bad |= put(o, "output", outp);
@@ -952,6 +965,13 @@ int codec_analyze(const struct codec_spec *s, const uint64_t *labels, struct cod
     if (tb_fit_dimension(a->counts, a->levels, &a->fit_opts, &a->fit) != TB_OK)
         return CODEC_EINVALID;
     tb_roughness(&c->model, &a->roughness);
+    a->replicates = tb_replicates(c);
+    a->rep_counts = calloc((size_t)a->replicates, sizeof *a->rep_counts);
+    a->rep_fits = calloc((size_t)a->replicates, sizeof *a->rep_fits);
+    if (!a->rep_counts || !a->rep_fits)
+        return CODEC_ENOMEM;
+    memcpy(a->rep_counts[0], a->counts, sizeof a->counts);
+    a->rep_fits[0] = a->fit;
 
     want = a->counts[a->levels] < s->max_flips ? a->counts[a->levels] : s->max_flips;
     if (want == 0)
@@ -969,13 +989,32 @@ int codec_analyze(const struct codec_spec *s, const uint64_t *labels, struct cod
     return CODEC_OK;
 }
 
+int codec_analyze_replicate(const struct codec_spec *s, int r, const uint64_t *labels,
+                            struct codec_analysis *a)
+{
+    int rc;
+
+    if (!s || !labels || !a->rep_counts || r < 1 || r >= a->replicates)
+        return CODEC_EINVALID;
+    rc = tb_box_counts(labels, a->levels, a->rep_counts[r]);
+    if (rc != TB_OK)
+        return rc == TB_ENOMEM ? CODEC_ENOMEM : CODEC_EINVALID;
+    if (tb_fit_dimension(a->rep_counts[r], a->levels, &a->fit_opts, &a->rep_fits[r]) != TB_OK)
+        return CODEC_EINVALID;
+    return CODEC_OK;
+}
+
 void codec_analysis_free(struct codec_analysis *a)
 {
     if (!a)
         return;
     free(a->flips);
+    free(a->rep_counts);
+    free(a->rep_fits);
     a->flips = NULL;
     a->n_flips = 0;
+    a->rep_counts = NULL;
+    a->rep_fits = NULL;
 }
 
 json_t *codec_fit_warnings(const struct tb_fit *fit)
@@ -1024,6 +1063,169 @@ json_t *codec_dimension_json(const struct tb_fit *fit, const struct tb_fit_opts 
         return NULL;
     }
     return d;
+}
+
+void codec_spread_of(const struct tb_fit *fits, int n, struct codec_spread *out)
+{
+    double sum = 0.0, ss = 0.0;
+    int r;
+
+    memset(out, 0, sizeof *out);
+    out->n = n;
+    if (n < 1)
+        return;
+    out->min = out->max = fits[0].value;
+    for (r = 0; r < n; r++) {
+        sum += fits[r].value;
+        out->min = fits[r].value < out->min ? fits[r].value : out->min;
+        out->max = fits[r].value > out->max ? fits[r].value : out->max;
+        out->fractal += fits[r].fractal != 0;
+    }
+    out->mean = sum / n;
+    for (r = 0; r < n; r++)
+        ss += (fits[r].value - out->mean) * (fits[r].value - out->mean);
+    out->std = n > 1 ? sqrt(ss / (n - 1)) : 0.0;
+}
+
+int codec_spread_fractal(const struct codec_spread *sp)
+{
+    if (sp->n <= 1)
+        return sp->fractal == 1;
+    return 2 * sp->fractal > sp->n && sp->mean > 2.0 * sp->std;
+}
+
+json_t *codec_reps_warnings(const struct tb_fit *fits, int n)
+{
+    json_t *w = codec_fit_warnings(&fits[0]);
+    struct codec_spread spread;
+    char msg[320];
+
+    codec_spread_of(fits, n, &spread);
+    /* The OLS error is conditional on one rounding of every run; when the
+     * replicates scatter more than it allows, it is not the error bar. */
+    if (w && n > 1 && fits[0].fractal && spread.std > 2.0 * fits[0].se) {
+        snprintf(msg, sizeof msg,
+                 "the %d replicates scatter by std %.3g, %.1f times the fit's stderr %.3g: "
+                 "quote the spread as the error bar",
+                 n, spread.std, fits[0].se > 0 ? spread.std / fits[0].se : HUGE_VAL, fits[0].se);
+        if (json_array_append_new(w, json_string(msg))) {
+            json_decref(w);
+            return NULL;
+        }
+    }
+    return w;
+}
+
+json_t *codec_spread_json(const struct tb_fit *fits, int n)
+{
+    json_t *sp = json_object();
+    struct codec_spread spread;
+    int bad = 0;
+
+    codec_spread_of(fits, n, &spread);
+    bad |= put(sp, "n", json_integer(spread.n));
+    bad |= put(sp, "mean", jnum(spread.mean));
+    bad |= put(sp, "std", jnum(spread.std));
+    bad |= put(sp, "min", jnum(spread.min));
+    bad |= put(sp, "max", jnum(spread.max));
+    bad |= put(sp, "fractal_replicates", json_integer(spread.fractal));
+    bad |= put(sp, "fractal", json_boolean(codec_spread_fractal(&spread)));
+    if (bad) {
+        json_decref(sp);
+        return NULL;
+    }
+    return sp;
+}
+
+int codec_analysis_fractal(const struct codec_analysis *a)
+{
+    struct codec_spread spread;
+
+    if (!a->rep_fits)
+        return a->fit.fractal;
+    codec_spread_of(a->rep_fits, a->replicates, &spread);
+    return codec_spread_fractal(&spread);
+}
+
+json_t *codec_dimension_reps_json(const struct tb_fit *fits,
+                                  const uint64_t (*counts)[TB_MAX_LEVELS + 1], int n, int levels,
+                                  const struct tb_fit_opts *opts)
+{
+    json_t *d = codec_dimension_json(&fits[0], opts), *reps = json_array(), *sp;
+    int bad = !d || !reps, r, k;
+
+    for (r = 0; !bad && r < n; r++) {
+        json_t *o = json_object(), *c = json_array();
+        bad |= put(o, "value", jnum(fits[r].value));
+        bad |= put(o, "stderr", jnum(fits[r].se));
+        bad |= put(o, "r2", jnum(fits[r].r2));
+        bad |= put(o, "fractal", json_boolean(fits[r].fractal));
+        for (k = 0; c && k <= levels; k++)
+            bad |= push(c, jint(counts[r][k]));
+        bad |= put(o, "counts", c);
+        bad |= push(reps, o);
+    }
+    sp = codec_spread_json(fits, n);
+    if (!bad) {
+        bad |= put(d, "replicates", reps);
+        reps = NULL;
+        bad |= put(d, "spread", sp);
+        sp = NULL;
+        bad |= put(d, "warnings", codec_reps_warnings(fits, n));
+    }
+    json_decref(reps);
+    json_decref(sp);
+    if (bad) {
+        json_decref(d);
+        return NULL;
+    }
+    return d;
+}
+
+/* counts[0..levels] from a JSON array of levels + 1 non-negative integers. */
+static int counts_of(const json_t *arr, int levels, uint64_t *counts)
+{
+    int k;
+
+    if (!json_is_array(arr) || json_array_size(arr) != (size_t)levels + 1)
+        return CODEC_EINVALID;
+    for (k = 0; k <= levels; k++) {
+        const json_t *v = json_array_get(arr, (size_t)k);
+        if (!json_is_integer(v) || json_integer_value(v) < 0)
+            return CODEC_EINVALID;
+        counts[k] = (uint64_t)json_integer_value(v);
+    }
+    return CODEC_OK;
+}
+
+int codec_result_rep_counts(const char *text, int levels,
+                            uint64_t (*counts)[TB_MAX_LEVELS + 1], int *n)
+{
+    json_t *doc = text ? json_loads(text, 0, NULL) : NULL;
+    const json_t *reps = json_object_get(json_object_get(doc, "dimension"), "replicates");
+    int rc = CODEC_OK;
+    size_t r;
+
+    *n = 0;
+    if (!reps) /* a job summary has them as rows of numbers */
+        reps = json_object_get(doc, "replicate_counts");
+    if (!doc || levels < 0 || levels > TB_MAX_LEVELS) {
+        rc = CODEC_EINVALID;
+    } else if (!reps) {
+        rc = counts_of(json_object_get(doc, "counts"), levels, counts[0]);
+        *n = rc == CODEC_OK;
+    } else if (!json_is_array(reps) || json_array_size(reps) < 1 ||
+               json_array_size(reps) > TB_MAX_REPLICATES) {
+        rc = CODEC_EINVALID;
+    } else {
+        for (r = 0; rc == CODEC_OK && r < json_array_size(reps); r++) {
+            const json_t *e = json_array_get(reps, r);
+            rc = counts_of(json_is_array(e) ? e : json_object_get(e, "counts"), levels, counts[r]);
+        }
+        *n = rc == CODEC_OK ? (int)json_array_size(reps) : 0;
+    }
+    json_decref(doc);
+    return rc;
 }
 
 /* The flips member is dumped as "flips":[] and the numbers are written into
@@ -1118,7 +1320,12 @@ char *codec_result_encode_analysis(const struct codec_spec *s, const struct code
     for (n = 0; n <= K; n++)
         bad |= push(counts, jint(a->counts[n]));
     bad |= put(doc, "counts", counts);
-    bad |= put(doc, "dimension", codec_dimension_json(&a->fit, &a->fit_opts));
+    bad |= put(doc, "dimension",
+               a->rep_fits ? codec_dimension_reps_json(a->rep_fits,
+                                                       (const uint64_t(*)[TB_MAX_LEVELS + 1])
+                                                           a->rep_counts,
+                                                       a->replicates, K, &a->fit_opts)
+                           : codec_dimension_json(&a->fit, &a->fit_opts));
 
     b = json_object();
     bad |= put(b, "transitions", jint(transitions));
@@ -1153,13 +1360,23 @@ char *codec_result_encode_analysis(const struct codec_spec *s, const struct code
 char *codec_result_encode(const struct codec_spec *s, const uint64_t *labels, double elapsed_s)
 {
     struct codec_analysis a;
-    char *text;
+    uint64_t *rep = NULL, n;
+    char *text = NULL;
+    int r, rc;
 
-    if (codec_analyze(s, labels, &a) != CODEC_OK) {
-        codec_analysis_free(&a);
-        return NULL;
+    rc = codec_analyze(s, labels, &a);
+    n = rc == CODEC_OK ? a.points : 0;
+    if (rc == CODEC_OK && a.replicates > 1) {
+        rep = malloc(tb_label_words(n) * sizeof *rep);
+        rc = rep ? CODEC_OK : CODEC_ENOMEM;
     }
-    text = codec_result_encode_analysis(s, &a, elapsed_s);
+    for (r = 1; rc == CODEC_OK && r < a.replicates; r++) {
+        tb_labels_get(rep, labels, (uint64_t)r * n, n);
+        rc = codec_analyze_replicate(s, r, rep, &a);
+    }
+    if (rc == CODEC_OK)
+        text = codec_result_encode_analysis(s, &a, elapsed_s);
+    free(rep);
     codec_analysis_free(&a);
     return text;
 }

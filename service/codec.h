@@ -73,8 +73,8 @@ char *codec_spec_canonical(const struct codec_spec *s);
 
 /*
  * The result document of a finished sweep, as JSON text (caller frees with
- * free(); NULL on ENOMEM). labels holds all tb_grid_points() labels
- * (borrowed). `trainbound run` prints exactly this, followed by a newline,
+ * free(); NULL on ENOMEM). labels holds all tb_sweep_points() labels,
+ * replicate after replicate (borrowed). `trainbound run` prints exactly this, followed by a newline,
  * and GET /v1/jobs/{id}/result serves exactly this.
  */
 char *codec_result_encode(const struct codec_spec *s, const uint64_t *labels, double elapsed_s);
@@ -113,12 +113,25 @@ struct codec_analysis {
     struct tb_roughness roughness;      /* tb_roughness() of the model */
     uint64_t *flips;                    /* owned: the first n_flips flip indices j */
     size_t n_flips;                     /* min(max_flips, counts[levels]) */
+    /* Replicates (tb_replicates() of the spec): B(n) and the fit of each,
+     * entry 0 being counts and fit above. Owned arrays of `replicates`
+     * entries; entry r is filled by codec_analyze_replicate(). */
+    int replicates;
+    uint64_t (*rep_counts)[TB_MAX_LEVELS + 1];
+    struct tb_fit *rep_fits;
 };
 
 /* Analyses labels (all tb_grid_points() of them; borrowed) for spec s
  * (borrowed). Returns CODEC_OK, CODEC_ENOMEM, or CODEC_EINVALID for bad
  * arguments; on error out needs no free. */
 int codec_analyze(const struct codec_spec *s, const uint64_t *labels, struct codec_analysis *out);
+
+/* Adds replicate r (1 <= r < a->replicates) from its labels (the
+ * tb_grid_points() labels of sweep points r*N .. r*N+N-1; borrowed): its
+ * box counts and its fit over the spec's window. CODEC_OK, CODEC_ENOMEM
+ * or CODEC_EINVALID. */
+int codec_analyze_replicate(const struct codec_spec *s, int r, const uint64_t *labels,
+                            struct codec_analysis *a);
 
 /* Frees what codec_analyze() allocated; a zeroed struct is fine. */
 void codec_analysis_free(struct codec_analysis *a);
@@ -141,5 +154,52 @@ char *codec_result_encode_analysis(const struct codec_spec *s, const struct code
  * says the window is pre-asymptotic. New reference; NULL when out of memory. */
 struct json_t *codec_fit_warnings(const struct tb_fit *fit);
 struct json_t *codec_dimension_json(const struct tb_fit *fit, const struct tb_fit_opts *opts);
+
+/* The spread of D over n >= 1 replicate fits: mean, sample standard
+ * deviation (n - 1 in the denominator; 0 when n = 1), min and max of the
+ * values (0 for a fit that is not fractal), and how many are fractal. */
+struct codec_spread {
+    int n;
+    double mean, std, min, max;
+    int fractal; /* replicates whose fit is fractal */
+};
+void codec_spread_of(const struct tb_fit *fits, int n, struct codec_spread *out);
+
+/* Whether a dimension over replicates is fractal: with one replicate its
+ * fit's own flag; with more, a majority of fractal fits and a spread whose
+ * mean exceeds two standard deviations (zero is not within the spread). */
+int codec_spread_fractal(const struct codec_spread *sp);
+
+/* codec_spread_fractal() of an analysis's replicates (its fit's own flag
+ * when it has none). */
+int codec_analysis_fractal(const struct codec_analysis *a);
+
+/* The "spread" object of n >= 1 fits: {n, mean, std, min, max,
+ * fractal_replicates, fractal (the verdict)}. New reference; NULL on ENOMEM. */
+struct json_t *codec_spread_json(const struct tb_fit *fits, int n);
+
+/* codec_fit_warnings() of fits[0], plus one when n > 1 replicates scatter
+ * by more than twice fits[0]'s OLS standard error. New reference. */
+struct json_t *codec_reps_warnings(const struct tb_fit *fits, int n);
+
+/* The "dimension" object of n replicate fits (fits[0] first, each made
+ * with opts from counts[r][0..levels]; all borrowed): codec_dimension_json()
+ * of fits[0], plus "replicates" (each one's value, stderr, r2, fractal and
+ * counts), "spread" (codec_spread_of, with "fractal" the verdict) and a
+ * warning when the replicates disagree by more than the OLS error says.
+ * New reference; NULL on ENOMEM. */
+struct json_t *codec_dimension_reps_json(const struct tb_fit *fits,
+                                         const uint64_t (*counts)[TB_MAX_LEVELS + 1], int n,
+                                         int levels, const struct tb_fit_opts *opts);
+
+/* Reads the replicates' counts of a stored result document or job summary
+ * (text, borrowed) with `levels` levels into counts (caller array of
+ * TB_MAX_REPLICATES rows): dimension.replicates[r].counts of a result, the
+ * rows of a summary's "replicate_counts", or else (one replicate, or a
+ * document written before replicates) its top-level "counts".
+ * *n = replicates read. CODEC_OK, or CODEC_EINVALID when absent or
+ * malformed. */
+int codec_result_rep_counts(const char *text, int levels,
+                            uint64_t (*counts)[TB_MAX_LEVELS + 1], int *n);
 
 #endif /* TB_CODEC_H */

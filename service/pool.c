@@ -128,7 +128,7 @@ uint64_t pool_tile_points(const struct tb_spec *spec, int workers, uint64_t fixe
         per_point = 1;
     t = ldexp(1.0, 26) / per_point;
     /* Enough tiles that the last ones do not leave threads idle. */
-    share = ceil((double)tb_grid_points(spec) / (32.0 * (workers > 0 ? workers : 1)) / 64.0) * 64.0;
+    share = ceil((double)tb_sweep_points(spec) / (32.0 * (workers > 0 ? workers : 1)) / 64.0) * 64.0;
     if (share < t)
         t = share;
     if (t < 64)
@@ -438,6 +438,19 @@ static char *summary_json(const struct codec_spec *spec, const struct codec_anal
                   "counts", counts ? counts : json_null(), "elapsed_s", jreal(elapsed_s));
     if (!o)
         return NULL;
+    /* The refit route reads every replicate's counts from here. */
+    json_object_set_new(o, "spread", codec_spread_json(a->rep_fits, a->replicates));
+    if (a->replicates > 1) {
+        json_t *rows = json_array();
+        int r;
+        for (r = 0; rows && r < a->replicates; r++) {
+            json_t *c = json_array();
+            for (n = 0; c && n <= a->levels; n++)
+                json_array_append_new(c, json_integer((json_int_t)a->rep_counts[r][n]));
+            json_array_append_new(rows, c);
+        }
+        json_object_set_new(o, "replicate_counts", rows ? rows : json_null());
+    }
     text = jsonfmt_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(o);
     return text;
@@ -456,7 +469,8 @@ static void analysis_work(uv_work_t *req)
     uint64_t *bits = NULL;
     char *result = NULL, *summary = NULL;
     int64_t t0 = clock_mono_us(), now;
-    int rc, spec_ok = 0;
+    uint64_t n;
+    int rc, spec_ok = 0, r;
 
     memset(&job, 0, sizeof job);
     memset(&an, 0, sizeof an);
@@ -486,22 +500,27 @@ static void analysis_work(uv_work_t *req)
         goto fail;
     }
     spec_ok = 1;
-    if (tb_grid_points(&spec.core) != job.points_total) {
+    if (tb_sweep_points(&spec.core) != job.points_total) {
         snprintf(a->reason, sizeof a->reason, "stored points do not match the spec");
         goto fail;
     }
-    bits = calloc(tb_label_words(job.points_total), sizeof *bits);
+    /* One replicate's labels at a time: replicate 0 gives the flips. */
+    n = tb_grid_points(&spec.core);
+    bits = calloc(tb_label_words(n), sizeof *bits);
     if (!bits) {
         snprintf(a->reason, sizeof a->reason, "out of memory for %llu labels",
-                 (unsigned long long)job.points_total);
+                 (unsigned long long)n);
         goto fail;
     }
-    rc = queue_load_labels(s, a->job_id, bits);
-    if (rc != QUEUE_OK)
-        goto out;
-    if (codec_analyze(&spec, bits, &an) != CODEC_OK) {
-        snprintf(a->reason, sizeof a->reason, "the analysis failed (out of memory)");
-        goto fail;
+    for (r = 0; r < tb_replicates(&spec.core); r++) {
+        rc = queue_load_range(s, a->job_id, (uint64_t)r * n, n, bits);
+        if (rc != QUEUE_OK)
+            goto out;
+        if ((r == 0 ? codec_analyze(&spec, bits, &an)
+                    : codec_analyze_replicate(&spec, r, bits, &an)) != CODEC_OK) {
+            snprintf(a->reason, sizeof a->reason, "the analysis failed (out of memory)");
+            goto fail;
+        }
     }
     now = clock_now_ms();
     {

@@ -961,20 +961,49 @@ out:
 
 int queue_load_labels(struct store *s, int64_t job_id, uint64_t *bits)
 {
+    return queue_load_range(s, job_id, 0, 0, bits);
+}
+
+/* Copies the part of a decoded tile [begin, begin + count) that falls in
+ * [first, first + n) into bits (bit 0 = point first). */
+static void put_overlap(uint64_t *bits, uint64_t first, uint64_t n, const uint64_t *tile,
+                        uint64_t begin, uint64_t count, uint64_t *scratch)
+{
+    uint64_t lo = begin > first ? begin : first;
+    uint64_t hi = begin + count < first + n ? begin + count : first + n;
+
+    if (lo >= hi)
+        return;
+    if (lo == begin) {
+        tb_labels_put(bits, lo - first, tile, hi - lo);
+        return;
+    }
+    tb_labels_get(scratch, tile, lo - begin, hi - lo);
+    tb_labels_put(bits, lo - first, scratch, hi - lo);
+}
+
+int queue_load_range(struct store *s, int64_t job_id, uint64_t first, uint64_t n, uint64_t *bits)
+{
     sqlite3_stmt *st = NULL;
-    uint64_t *buf = NULL, *grown, cap = 0, total = 0, begin, count, words;
+    uint64_t *buf = NULL, *part = NULL, *grown, cap = 0, total = 0, begin, count, words;
     const unsigned char *blob;
-    int ret, first = 1;
+    int ret, first_row = 1;
 
     ret = stmt(s, Q_LABELS, &st);
     if (ret != QUEUE_OK)
         goto out;
     sqlite3_bind_int64(st, 1, job_id);
     while ((ret = store__step_row(st)) == 1) {
-        if (first) {
+        if (first_row) {
             total = (uint64_t)sqlite3_column_int64(st, 0);
-            memset(bits, 0, (size_t)(tb_label_words(total) * sizeof *bits));
-            first = 0;
+            if (n == 0 && first == 0)
+                n = total;
+            if (first > total || n > total - first) {
+                ret = QUEUE_EINVAL;
+                goto out;
+            }
+            memset(bits, 0, (size_t)(tb_label_words(n) * sizeof *bits));
+            first_row = 0;
         }
         if (sqlite3_column_type(st, 1) == SQLITE_NULL)
             continue; /* the job has no saved tile yet */
@@ -987,6 +1016,8 @@ int queue_load_labels(struct store *s, int64_t job_id, uint64_t *bits)
             ret = blob || sqlite3_errcode(s->db) != SQLITE_NOMEM ? QUEUE_EIO : QUEUE_ENOMEM;
             goto out;
         }
+        if (begin + count <= first || begin >= first + n)
+            continue; /* outside the range */
         if (words > cap) {
             grown = realloc(buf, (size_t)(words * sizeof *buf));
             if (!grown) {
@@ -994,16 +1025,23 @@ int queue_load_labels(struct store *s, int64_t job_id, uint64_t *bits)
                 goto out;
             }
             buf = grown;
+            grown = realloc(part, (size_t)(words * sizeof *part));
+            if (!grown) {
+                ret = QUEUE_ENOMEM;
+                goto out;
+            }
+            part = grown;
             cap = words;
         }
         labels_decode(blob, words, buf);
-        tb_labels_put(bits, begin, buf, count);
+        put_overlap(bits, first, n, buf, begin, count, part);
     }
-    if (ret == 0 && first)
+    if (ret == 0 && first_row)
         ret = QUEUE_ENOENT;
 out:
     store__reset(st);
     free(buf);
+    free(part);
     return ret;
 }
 

@@ -156,6 +156,12 @@ int queue_release(struct store *s, int64_t job_id, int64_t idx, int attempt, int
 /* Assembles all saved tile labels of a job into bits (caller-allocated,
  * tb_label_words(points_total) words). */
 int queue_load_labels(struct store *s, int64_t job_id, uint64_t *bits);
+/* The labels of sweep points [first, first + n) of a job into bits
+ * (caller-allocated, tb_label_words(n) words; bit 0 = point first): one
+ * replicate of a job with several is first = r * grid points, n = grid
+ * points. first = n = 0 means every point (queue_load_labels). QUEUE_EINVAL
+ * when the range is not within the job's points. */
+int queue_load_range(struct store *s, int64_t job_id, uint64_t first, uint64_t n, uint64_t *bits);
 
 /* Marks a running job succeeded with its result document and summary. */
 int queue_complete(struct store *s, int64_t job_id, const char *result_json,

@@ -414,7 +414,7 @@ static void post_jobs(struct app *app, const struct http_request *req, struct ht
     memset(&sub, 0, sizeof sub);
     sub.spec_json = canonical;
     sub.name = spec.name;
-    sub.points = tb_grid_points(&spec.core);
+    sub.points = tb_sweep_points(&spec.core);
     sub.tile_points = pool_tile_points(&spec.core, app->cfg->workers, app->cfg->tile_points);
     sub.idem_key = idem;
     sub.request_hash = hash;
@@ -723,32 +723,6 @@ static int job_spec(const struct http_request *req, struct http_response *resp,
     return 0;
 }
 
-/* Reads counts[0..levels] from a JSON document that has a "counts" array
- * of levels + 1 integers. 0 or -1. */
-static int counts_from(const char *text, int levels, uint64_t *counts)
-{
-    json_t *doc, *arr;
-    int n, ok = -1;
-
-    if (!text)
-        return -1;
-    doc = json_loads(text, 0, NULL);
-    arr = doc ? json_object_get(doc, "counts") : NULL;
-    if (arr && json_is_array(arr) && json_array_size(arr) == (size_t)levels + 1) {
-        ok = 0;
-        for (n = 0; n <= levels; n++) {
-            json_t *v = json_array_get(arr, (size_t)n);
-            if (!json_is_integer(v) || json_integer_value(v) < 0) {
-                ok = -1;
-                break;
-            }
-            counts[n] = (uint64_t)json_integer_value(v);
-        }
-    }
-    json_decref(doc);
-    return ok;
-}
-
 /* Reads an optional fit-window integer: as int_param over the int range,
  * but a value that is not one says the range that fits this job, lo..hi
  * (why: `why`), not the int range. 1 present, 0 absent, -1 after 400. */
@@ -773,14 +747,14 @@ static void get_dimension(struct app *app, const struct http_request *req,
     static const char *const params[] = {"min_level", "max_level", "min_levels", "format", NULL};
     static const char *const offered[] = {CT_JSON, CT_NPY};
     const char *fmt = http_query(req, "format");
-    uint64_t counts[TB_MAX_LEVELS + 1];
+    uint64_t counts[TB_MAX_REPLICATES][TB_MAX_LEVELS + 1]; /* about 8 KiB */
+    struct tb_fit fits[TB_MAX_REPLICATES];
     char etag[VIEW_ETAG_LEN];
     struct codec_spec spec;
     struct tb_fit_opts opts;
-    struct tb_fit fit;
     struct job job;
     int64_t v;
-    int levels, refit = 0, r, n, have_spec = 0;
+    int levels, refit = 0, r, n, have_spec = 0, reps = 0;
     json_t *doc, *carr, *dim;
 
     if (unknown_params(req, resp, params))
@@ -845,28 +819,31 @@ static void get_dimension(struct app *app, const struct http_request *req,
     view_etag(&job, etag);
     if (not_modified(req, resp, etag))
         goto out;
-    /* The counts were stored with the summary (and are in the result). */
-    if (counts_from(job.summary_json, levels, counts) != 0) {
+    /* Every replicate's counts were stored with the summary (and are in
+     * the result); each replicate is refitted over the window. */
+    if (codec_result_rep_counts(job.summary_json, levels, counts, &reps) != CODEC_OK ||
+        reps != tb_replicates(&spec.core)) {
         char *text = NULL;
         int rc = queue_get_result(app->store, id, &text);
-        if (rc != QUEUE_OK || counts_from(text, levels, counts) != 0) {
+        if (rc != QUEUE_OK || codec_result_rep_counts(text, levels, counts, &reps) != CODEC_OK) {
             free(text);
             problem(resp, req, PROBLEM_INTERNAL, "job %" PRId64 " has no stored counts", id);
             goto out;
         }
         free(text);
     }
-    if (tb_fit_dimension(counts, levels, &opts, &fit) != TB_OK) {
-        problem(resp, req, PROBLEM_INVALID_WINDOW, "the fit window %d..%d is not usable",
-                opts.min_level, opts.max_level);
-        goto out;
-    }
+    for (r = 0; r < reps; r++)
+        if (tb_fit_dimension(counts[r], levels, &opts, &fits[r]) != TB_OK) {
+            problem(resp, req, PROBLEM_INVALID_WINDOW, "the fit window %d..%d is not usable",
+                    opts.min_level, opts.max_level);
+            goto out;
+        }
     if (fmt && strcmp(fmt, "npy") == 0) {
         /* B(n) for n = 0..levels as a 1-D <u8 array. */
         char *out = xmalloc(NPY_HEADER_MAX + 8 * ((size_t)levels + 1));
         size_t hl = 0;
         npy_header(out, NPY_HEADER_MAX, "<u8", (uint64_t)levels + 1, &hl);
-        npy_put_u64le(counts, (size_t)levels + 1, (unsigned char *)out + hl);
+        npy_put_u64le(counts[0], (size_t)levels + 1, (unsigned char *)out + hl);
         http_response_body(resp, 200, CT_NPY, out, hl + 8 * ((size_t)levels + 1));
         http_response_header(resp, "Content-Disposition", "attachment; filename=\"counts.npy\"");
         cache_headers(resp, etag);
@@ -874,8 +851,9 @@ static void get_dimension(struct app *app, const struct http_request *req,
     }
     carr = json_array();
     for (n = 0; carr && n <= levels; n++)
-        json_array_append_new(carr, json_integer((json_int_t)counts[n]));
-    dim = codec_dimension_json(&fit, &opts);
+        json_array_append_new(carr, json_integer((json_int_t)counts[0][n]));
+    dim = codec_dimension_reps_json(fits, (const uint64_t(*)[TB_MAX_LEVELS + 1])counts, reps,
+                                    levels, &opts);
     doc = carr && dim ? json_pack("{s:I, s:i, s:o, s:o, s:b}", "job", (json_int_t)id, "levels",
                                   levels, "counts", carr, "dimension", dim, "refit", refit)
                       : NULL;

@@ -630,8 +630,12 @@ static json_t *row_json(const struct study *st, size_t i, const struct codec_ana
     json_object_set_new(row, "D", json_real(an->fit.value));
     json_object_set_new(row, "stderr", json_real(an->fit.se));
     json_object_set_new(row, "r2", json_real(an->fit.r2));
-    json_object_set_new(row, "fractal", json_boolean(an->fit.fractal));
-    json_object_set_new(row, "warnings", codec_fit_warnings(&an->fit));
+    json_object_set_new(row, "fractal", json_boolean(codec_analysis_fractal(an)));
+    json_object_set_new(row, "spread", an->rep_fits ? codec_spread_json(an->rep_fits, an->replicates)
+                                                    : codec_spread_json(&an->fit, 1));
+    json_object_set_new(row, "warnings", an->rep_fits
+                                             ? codec_reps_warnings(an->rep_fits, an->replicates)
+                                             : codec_fit_warnings(&an->fit));
     json_object_set_new(row, "levels_used", json_integer(an->fit.levels_used));
     json_object_set_new(row, "transitions", json_integer((json_int_t)an->counts[an->levels]));
     json_object_set_new(row, "divergent_fraction",
@@ -679,7 +683,7 @@ char *study_result_encode(const struct study *st, const struct codec_analysis *a
         json_t *row = row_json(st, i, &an[i], reused ? reused[i] : 0);
         if (!row || json_array_append_new(rows, row) != 0)
             goto out;
-        if (an[i].fit.fractal) {
+        if (codec_analysis_fractal(&an[i])) {
             fractal++;
             if (an[i].roughness.theta < trans)
                 trans = an[i].roughness.theta;
@@ -692,7 +696,8 @@ char *study_result_encode(const struct study *st, const struct codec_analysis *a
     /* the largest smooth roughness below the first fractal one brackets the
      * transition from below */
     for (i = 0; i < st->n_cells; i++)
-        if (!an[i].fit.fractal && an[i].roughness.theta < trans && an[i].roughness.theta > smooth)
+        if (!codec_analysis_fractal(&an[i]) && an[i].roughness.theta < trans &&
+            an[i].roughness.theta > smooth)
             smooth = an[i].roughness.theta;
 
     sum = json_object();
@@ -788,6 +793,7 @@ static void sb_num(struct sbuf *b, double v)
 char *study_csv(const struct study *st, const struct codec_analysis *an, const int *reused)
 {
     struct sbuf b = {0};
+    struct codec_spread spread;
     size_t i;
     int a, n, levels = st->n_cells ? an[0].levels : 0;
 
@@ -795,7 +801,7 @@ char *study_csv(const struct study *st, const struct codec_analysis *an, const i
     for (a = 0; a < st->n_axes; a++)
         sb_printf(&b, ",%s", st->axes[a].name);
     sb_printf(&b, ",theta,critical,convex,D,stderr,r2,fractal,levels_used,transitions,"
-                  "divergent_fraction,reused");
+                  "divergent_fraction,reused,replicates,D_mean,D_std,D_min,D_max");
     for (n = 0; n <= levels; n++)
         sb_printf(&b, ",B%d", n);
     sb_printf(&b, "\n");
@@ -810,10 +816,17 @@ char *study_csv(const struct study *st, const struct codec_analysis *an, const i
         sb_num(&b, c->fit.value);
         sb_num(&b, c->fit.se);
         sb_num(&b, c->fit.r2);
-        sb_printf(&b, ",%s,%d,%llu", c->fit.fractal ? "true" : "false", c->fit.levels_used,
-                  (unsigned long long)c->counts[c->levels]);
+        sb_printf(&b, ",%s,%d,%llu", codec_analysis_fractal(c) ? "true" : "false",
+                  c->fit.levels_used, (unsigned long long)c->counts[c->levels]);
         sb_num(&b, c->points ? (double)c->divergent / (double)c->points : 0.0);
         sb_printf(&b, ",%s", reused && reused[i] ? "true" : "false");
+        codec_spread_of(c->rep_fits ? c->rep_fits : &c->fit, c->rep_fits ? c->replicates : 1,
+                        &spread);
+        sb_printf(&b, ",%d", spread.n);
+        sb_num(&b, spread.mean);
+        sb_num(&b, spread.std);
+        sb_num(&b, spread.min);
+        sb_num(&b, spread.max);
         for (n = 0; n <= levels; n++)
             sb_printf(&b, ",%llu", n <= c->levels ? (unsigned long long)c->counts[n] : 0ull);
         sb_printf(&b, "\n");

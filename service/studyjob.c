@@ -119,7 +119,7 @@ int studyjob_submit(struct store *s, struct study *st, const char *source, size_
         cells[i].spec_json = st->cell_canonical[i];
         cells[i].reuse_key = keys[i];
         cells[i].alt_spec = alts[i];
-        cells[i].points = tb_grid_points(&c->core);
+        cells[i].points = tb_sweep_points(&c->core);
         cells[i].tile_points = pool_tile_points(&c->core, o->workers, o->tile_points);
         cells[i].dup_of = -1;
         /* The CLI's rule: the first earlier cell with the same canonical spec. */
@@ -213,8 +213,8 @@ static int analyze_cell(struct store *s, int64_t job_id, int64_t idx, struct stu
     struct codec_limits lim;
     struct codec_errors *errs = NULL;
     struct codec_spec spec;
-    uint64_t *bits = NULL;
-    int ret, spec_ok = 0;
+    uint64_t *bits = NULL, *rep = NULL, n;
+    int ret, spec_ok = 0, rc, r;
 
     memset(an, 0, sizeof *an);
     ret = queue_cell_get(s, job_id, idx, cell);
@@ -233,7 +233,7 @@ static int analyze_cell(struct store *s, int64_t job_id, int64_t idx, struct stu
         goto out;
     }
     spec_ok = 1;
-    if (tb_grid_points(&spec.core) != cell->points) {
+    if (tb_sweep_points(&spec.core) != cell->points) {
         snprintf(reason, cap, "cell %lld: stored points do not match the spec", (long long)idx);
         ret = 1;
         goto out;
@@ -248,7 +248,18 @@ static int analyze_cell(struct store *s, int64_t job_id, int64_t idx, struct stu
     ret = queue_cell_labels(s, job_id, idx, bits);
     if (ret != QUEUE_OK)
         goto out;
-    if (codec_analyze(&spec, bits, an) != CODEC_OK) {
+    /* Replicate 0 is the first grid of the cell's labels; the others are
+     * copied out one at a time. */
+    n = tb_grid_points(&spec.core);
+    if (spec.core.replicates > 1 && !(rep = malloc(tb_label_words(n) * sizeof *rep)))
+        rc = CODEC_ENOMEM;
+    else
+        rc = codec_analyze(&spec, bits, an);
+    for (r = 1; rc == CODEC_OK && r < tb_replicates(&spec.core); r++) {
+        tb_labels_get(rep, bits, (uint64_t)r * n, n);
+        rc = codec_analyze_replicate(&spec, r, rep, an);
+    }
+    if (rc != CODEC_OK) {
         snprintf(reason, cap, "cell %lld: the analysis failed (out of memory)", (long long)idx);
         ret = 1;
         goto out;
@@ -258,6 +269,7 @@ static int analyze_cell(struct store *s, int64_t job_id, int64_t idx, struct stu
     an->n_flips = 0;
 out:
     free(bits);
+    free(rep);
     free(errs);
     if (spec_ok)
         codec_spec_free(&spec);
@@ -293,7 +305,7 @@ static int finish_study(struct store *s, const struct job *job, const struct stu
     struct study st;
     struct study_cell cell;
     int *reused = NULL, ret, st_ok = 0;
-    char *result = NULL, *csv = NULL, *summary = NULL;
+    char *result = NULL, *csv = NULL, *summary = NULL, *copy = NULL;
     size_t i;
     int64_t now;
     double elapsed;
@@ -316,7 +328,8 @@ static int finish_study(struct store *s, const struct job *job, const struct stu
     }
     an = calloc(st.n_cells, sizeof *an);
     reused = calloc(st.n_cells, sizeof *reused);
-    if (!an || !reused) {
+    copy = calloc(st.n_cells, 1); /* 1: an[i] shares a duplicate's arrays */
+    if (!an || !reused || !copy) {
         ret = QUEUE_ENOMEM;
         goto out;
     }
@@ -326,7 +339,8 @@ static int finish_study(struct store *s, const struct job *job, const struct stu
             goto out;
         reused[i] = cell.reused;
         if (cell.dup_of >= 0 && (size_t)cell.dup_of < i) {
-            an[i] = an[cell.dup_of]; /* flips are NULL: nothing shared to free */
+            an[i] = an[cell.dup_of]; /* shares its arrays: freed once, below */
+            copy[i] = 1;
             study_cell_free(&cell);
             continue;
         }
@@ -352,6 +366,10 @@ static int finish_study(struct store *s, const struct job *job, const struct stu
     if (ret == QUEUE_OK)
         *finished = 1;
 out:
+    for (i = 0; an && copy && i < st.n_cells; i++)
+        if (!copy[i])
+            codec_analysis_free(&an[i]);
+    free(copy);
     free(result);
     free(csv);
     free(summary);

@@ -28,7 +28,7 @@ jq -e '.summary.transition_ratio == .summary.transition_theta / .summary.theta_c
        ((.summary.transition_ratio - .summary.transition_theta / .summary.theta_c) | fabs) < 1e-12' add.out > /dev/null
 # the CSV has a header and one row per cell, and agrees with the JSON
 [ "$(wc -l < add.csv)" -eq 12 ]
-head -1 add.csv | grep -q '^index,model.amplitude,theta,critical,convex,D,stderr,r2,fractal,levels_used,transitions,divergent_fraction,reused,B0,'
+head -1 add.csv | grep -q '^index,model.amplitude,theta,critical,convex,D,stderr,r2,fractal,levels_used,transitions,divergent_fraction,reused,replicates,D_mean,D_std,D_min,D_max,B0,'
 [ "$(sed -n 7p add.csv | cut -d, -f11)" = "$(jq '.cells[5].transitions' add.out)" ]
 
 cat > mul.json <<'JSON'

@@ -125,11 +125,11 @@ static char *canonical(const struct codec_spec *s)
     return c;
 }
 
-/* Labels of the whole grid of spec, swept in two tiles split at cut (any
- * value; it is reduced to the grid). Caller frees. */
+/* Labels of the whole sweep of spec (every replicate), swept in two tiles
+ * split at cut (any value; it is reduced to the sweep). Caller frees. */
 static uint64_t *sweep(const struct tb_spec *spec, uint64_t cut)
 {
-    uint64_t n = tb_grid_points(spec), words = tb_label_words(n);
+    uint64_t n = tb_sweep_points(spec), words = tb_label_words(n);
     uint64_t *all = calloc(words, sizeof *all);
     struct tb_tile_stats st;
     int rc;

@@ -658,7 +658,7 @@ START_TEST(test_canonical_text)
                         "\"criterion\":\"max_loss\",\"threshold\":1e8,\"nan\":"
                         "\"divergent\"},\"lr\":{\"min\":0.0,\"max\":1.5,\"levels\":20},\"fit\":{"
                         "\"min_level\":4,\"max_level\":20,\"min_levels\":3},\"precision\":"
-                        "\"fast\",\"output\":{\"max_flips\":10000}}");
+                        "\"fast\",\"replicates\":1,\"output\":{\"max_flips\":10000}}");
     free(c);
     c = canonical_of("{\"name\":\"q\",\"model\":{\"family\":\"quadratic\",\"dim\":2},"
                      "\"x0\":[1,-2]}");
@@ -667,7 +667,7 @@ START_TEST(test_canonical_text)
                         "\"criterion\":\"max_loss\",\"threshold\":2e8,\"nan\":"
                         "\"divergent\"},\"lr\":{\"min\":0.0,\"max\":1.5,\"levels\":20},\"fit\":{"
                         "\"min_level\":0,\"max_level\":20,\"min_levels\":3},\"precision\":"
-                        "\"fast\",\"output\":{\"max_flips\":10000}}");
+                        "\"fast\",\"replicates\":1,\"output\":{\"max_flips\":10000}}");
     free(c);
 }
 END_TEST
@@ -839,7 +839,8 @@ START_TEST(test_result_layout)
     static const char *const dim_keys[] = {"value",           "stderr",      "r2",
                                            "intercept",       "min_level",   "max_level",
                                            "min_levels",      "levels_used", "first_level_used",
-                                           "last_level_used", "fractal",     "warnings"};
+                                           "last_level_used", "fractal",     "warnings",
+                                           "replicates",      "spread"};
     static const char *const b_keys[] = {"transitions", "first_divergent_lr", "flips",
                                          "flips_total", "flips_truncated"};
     struct codec_spec s = parse_ok(M ",\"name\":\"m\",\"lr\":{\"levels\":6}}");

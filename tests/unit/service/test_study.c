@@ -690,7 +690,8 @@ START_TEST(test_csv)
     char *csv = study_csv(&st, an, reused), *line, *save = NULL, field[64];
     char num[JSONFMT_NUMBER_MAX];
     const char *header = "index,model.amplitude,theta,critical,convex,D,stderr,r2,fractal,"
-                         "levels_used,transitions,divergent_fraction,reused,B0,B1,B2,B3,B4,B5,"
+                         "levels_used,transitions,divergent_fraction,reused,replicates,D_mean,D_std,"
+                         "D_min,D_max,B0,B1,B2,B3,B4,B5,"
                          "B6,B7,B8,B9,B10,B11,B12";
     size_t lines = 0, i;
 
