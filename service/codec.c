@@ -1091,7 +1091,8 @@ int codec_spread_fractal(const struct codec_spread *sp)
 {
     if (sp->n <= 1)
         return sp->fractal == 1;
-    return 2 * sp->fractal > sp->n && sp->mean > 2.0 * sp->std;
+    /* most replicates fractal, and a mean D two standard errors above 0 */
+    return 2 * sp->fractal > sp->n && sp->mean > 2.0 * sp->std / sqrt((double)sp->n);
 }
 
 json_t *codec_reps_warnings(const struct tb_fit *fits, int n)

@@ -166,8 +166,8 @@ struct codec_spread {
 void codec_spread_of(const struct tb_fit *fits, int n, struct codec_spread *out);
 
 /* Whether a dimension over replicates is fractal: with one replicate its
- * fit's own flag; with more, a majority of fractal fits and a spread whose
- * mean exceeds two standard deviations (zero is not within the spread). */
+ * fit's own flag; with more, a majority of fractal fits and a mean D more
+ * than two standard errors (std / sqrt(n)) above zero. */
 int codec_spread_fractal(const struct codec_spread *sp);
 
 /* codec_spread_fractal() of an analysis's replicates (its fit's own flag

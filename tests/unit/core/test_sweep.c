@@ -14,7 +14,11 @@
  *  - the sweep against a naive loop built on tb_loss/tb_grad, bit for bit;
  *  - glibc sincos() against sin() and cos(), bit for bit;
  *  - the NaN policy with each criterion, on cases built to hit NaN and -inf;
- *  - the tile API: cancel, progress, stats, argument checks, tb_labels_put.
+ *  - the tile API: cancel, progress, stats, argument checks, tb_labels_put,
+ *    tb_labels_get;
+ *  - replicates: replicate r is the one-replicate sweep from x0 moved r
+ *    ulps (scalar and vector x0, both precisions), whatever the tile split;
+ *    a regular case gives the same counts in every replicate.
  */
 #define _GNU_SOURCE /* sincos */
 #include <check.h>
@@ -1005,6 +1009,202 @@ START_TEST(labels_put_vs_naive)
 }
 END_TEST
 
+START_TEST(labels_get_vs_naive)
+{
+    enum { W = 8 };
+    uint64_t src[W], dst[W], off, count, i;
+
+    for (off = 0; off < 200; off += (off < 140 ? 1 : 7)) {
+        for (count = 0; count + off <= 64 * W; count += (count < 130 ? 1 : 61)) {
+            for (i = 0; i < W; i++) {
+                src[i] = rng_next();
+                dst[i] = rng_next();
+            }
+            tb_labels_get(dst, src, off, count);
+            for (i = 0; i < count; i++)
+                ck_assert_msg(tb_label_get(dst, i) == tb_label_get(src, off + i),
+                              "off=%llu count=%llu i=%llu", (unsigned long long)off,
+                              (unsigned long long)count, (unsigned long long)i);
+            /* the unused high bits of the last word are zero */
+            if (count & 63)
+                ck_assert_uint_eq(dst[(count - 1) >> 6] >> (count & 63), 0);
+        }
+    }
+}
+END_TEST
+
+START_TEST(replicate_x0_is_ulps)
+{
+    ck_assert(tb_replicate_x0(1.0, 0) == 1.0);
+    ck_assert(tb_replicate_x0(1.0, 1) == 1.0 + DBL_EPSILON);
+    ck_assert(tb_replicate_x0(1.0, 3) == 1.0 + 3 * DBL_EPSILON);
+    ck_assert(tb_replicate_x0(-1.0, 1) == nextafter(-1.0, 0.0));
+    ck_assert(tb_replicate_x0(0.0, 2) == 2 * DBL_TRUE_MIN);
+    ck_assert(tb_replicate_x0(5.0, 2) == 5.0 + 2 * (4 * DBL_EPSILON));
+}
+END_TEST
+
+/* Sweeps every replicate of sp in tiles of `tile` points (spanning
+ * replicates) and checks each against the one-replicate sweep from the
+ * nudged x0. */
+static void check_replicates(struct tb_spec sp, int reps, uint64_t tile)
+{
+    const uint64_t n = tb_grid_points(&sp), total = (uint64_t)reps * n;
+    uint64_t *all = calloc(tb_label_words(total), sizeof *all);
+    uint64_t *buf = calloc(tb_label_words(tile), sizeof *buf);
+    uint64_t *want = calloc(tb_label_words(n), sizeof *want);
+    uint64_t *got = calloc(tb_label_words(n), sizeof *got);
+    double x0v[3], *base = (double *)sp.x0;
+    struct tb_tile_stats st;
+    uint64_t b, steps = 0, div = 0;
+    int r, i;
+
+    ck_assert(all && buf && want && got);
+    sp.replicates = reps;
+    ck_assert_uint_eq(tb_sweep_points(&sp), total);
+    for (b = 0; b < total; b += tile) {
+        uint64_t c = total - b < tile ? total - b : tile;
+        ck_assert_int_eq(tb_sweep_tile(&sp, b, c, buf, NULL, NULL, NULL, &st), TB_OK);
+        ck_assert_uint_eq(st.points, c);
+        ck_assert_uint_eq(st.divergent, tb_labels_popcount(buf, c));
+        tb_labels_put(all, b, buf, c);
+        steps += st.lane_steps;
+        div += st.divergent;
+    }
+    ck_assert_uint_eq(div, tb_labels_popcount(all, total));
+    ck_assert_uint_gt(steps, 0);
+    for (r = 0; r < reps; r++) {
+        struct tb_spec one = sp;
+        one.replicates = 1;
+        if (base) {
+            for (i = 0; i < sp.model.dim; i++)
+                x0v[i] = tb_replicate_x0(base[i], r);
+            one.x0 = x0v;
+        } else {
+            one.x0_scalar = tb_replicate_x0(sp.x0_scalar, r);
+        }
+        ck_assert_int_eq(tb_sweep_tile(&one, 0, n, want, NULL, NULL, NULL, NULL), TB_OK);
+        tb_labels_get(got, all, (uint64_t)r * n, n);
+        ck_assert_msg(memcmp(got, want, tb_label_words(n) * sizeof *got) == 0,
+                      "replicate %d differs from its own sweep (tile %llu)", r,
+                      (unsigned long long)tile);
+    }
+    /* past the last replicate */
+    ck_assert_int_eq(tb_sweep_tile(&sp, total, 1, buf, NULL, NULL, NULL, NULL), TB_EINVAL);
+    free(all);
+    free(buf);
+    free(want);
+    free(got);
+}
+
+START_TEST(replicates_are_nudged_sweeps)
+{
+    static const double x0v[3] = {0.3, -0.2, 0.7};
+    const uint64_t tiles[] = {64, 100, 257, 1000};
+    struct tb_spec sp;
+    size_t t;
+    int prec;
+
+    for (prec = TB_PRECISION_REFERENCE; prec <= TB_PRECISION_FAST; prec++) {
+        for (t = 0; t < sizeof tiles / sizeof tiles[0]; t++) {
+            sp = tbt_spec_additive(0.2, 0.1, 8); /* chaotic: replicates differ */
+            sp.precision = (enum tb_precision)prec;
+            check_replicates(sp, 4, tiles[t]);
+            sp = tbt_spec_reference(8);
+            sp.precision = (enum tb_precision)prec;
+            check_replicates(sp, 3, tiles[t]);
+        }
+        sp = tbt_spec_additive(0.2, 0.1, 6);
+        sp.model.dim = 3;
+        sp.x0 = x0v;
+        sp.precision = (enum tb_precision)prec;
+        check_replicates(sp, 5, 96);
+    }
+}
+END_TEST
+
+/* A chaotic case is what replicates are for: at least two of eight
+ * replicates of the additive theta = 20 case must differ somewhere, else
+ * the nudge would not be doing anything. */
+START_TEST(replicates_differ_when_chaotic)
+{
+    struct tb_spec sp = tbt_spec_additive(0.2, 0.1, 12);
+    const uint64_t n = tb_grid_points(&sp);
+    uint64_t *all, *a = calloc(tb_label_words(n), sizeof *a), *b = calloc(tb_label_words(n), 8);
+    int r, differ = 0;
+
+    sp.replicates = 8;
+    all = calloc(tb_label_words(8 * n), sizeof *all);
+    ck_assert(all && a && b);
+    ck_assert_int_eq(tb_sweep_tile(&sp, 0, 8 * n, all, NULL, NULL, NULL, NULL), TB_OK);
+    tb_labels_get(a, all, 0, n);
+    for (r = 1; r < 8; r++) {
+        tb_labels_get(b, all, (uint64_t)r * n, n);
+        differ += memcmp(a, b, tb_label_words(n) * 8) != 0;
+    }
+    ck_assert_int_gt(differ, 0);
+    free(all);
+    free(a);
+    free(b);
+}
+END_TEST
+
+/* Regular cases stay regular: the quadratic (any criterion) and the
+ * convex additive case have the same counts at every level in every
+ * replicate, one boundary each. */
+START_TEST(replicates_regular_cases_agree)
+{
+    struct tb_spec specs[3];
+    const int K = 12, R = 8;
+    uint64_t counts[13], first[13];
+    int c, r, k;
+
+    specs[0] = tbt_spec_quadratic(1, 1e8, 1000, K);
+    specs[1] = tbt_spec_additive(0.01, 1.0, K);
+    specs[2] = tbt_spec_quadratic(5, 1e16, 1000, K);
+    specs[2].criterion = TB_LOSS_SUM;
+    for (c = 0; c < 3; c++) {
+        const uint64_t n = tb_grid_points(&specs[c]);
+        uint64_t *all, *one = calloc(tb_label_words(n), sizeof *one);
+        specs[c].replicates = R;
+        all = calloc(tb_label_words((uint64_t)R * n), sizeof *all);
+        ck_assert(all && one);
+        ck_assert_int_eq(tb_sweep_tile(&specs[c], 0, (uint64_t)R * n, all, NULL, NULL, NULL, NULL),
+                         TB_OK);
+        for (r = 0; r < R; r++) {
+            tb_labels_get(one, all, (uint64_t)r * n, n);
+            ck_assert_int_eq(tb_box_counts(one, K, counts), TB_OK);
+            for (k = 0; k <= K; k++) {
+                ck_assert_uint_eq(counts[k], 1);
+                if (r == 0)
+                    first[k] = counts[k];
+                ck_assert_uint_eq(counts[k], first[k]);
+            }
+        }
+        free(all);
+        free(one);
+    }
+}
+END_TEST
+
+START_TEST(replicates_spec_check)
+{
+    struct tb_spec sp = tbt_spec_quadratic(1, 1e8, 10, 4);
+
+    sp.replicates = 0;
+    ck_assert_int_eq(tb_spec_check(&sp), TB_OK);
+    ck_assert_int_eq(tb_replicates(&sp), 1);
+    ck_assert_uint_eq(tb_sweep_points(&sp), 17);
+    sp.replicates = TB_MAX_REPLICATES;
+    ck_assert_int_eq(tb_spec_check(&sp), TB_OK);
+    ck_assert_uint_eq(tb_sweep_points(&sp), 17 * TB_MAX_REPLICATES);
+    sp.replicates = TB_MAX_REPLICATES + 1;
+    ck_assert_int_eq(tb_spec_check(&sp), TB_EINVAL);
+    sp.replicates = -1;
+    ck_assert_int_eq(tb_spec_check(&sp), TB_EINVAL);
+}
+END_TEST
+
 static Suite *sweep_suite(void)
 {
     Suite *s = suite_create("core/sweep");
@@ -1073,7 +1273,17 @@ static Suite *sweep_suite(void)
     tcase_add_test(tc, tile_progress_and_cancel);
     tcase_add_test(tc, tile_arguments);
     tcase_add_test(tc, labels_put_vs_naive);
+    tcase_add_test(tc, labels_get_vs_naive);
     suite_add_tcase(s, tc);
+    tc = tcase_create("replicates");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, replicate_x0_is_ulps);
+    tcase_add_test(tc, replicates_are_nudged_sweeps);
+    tcase_add_test(tc, replicates_differ_when_chaotic);
+    tcase_add_test(tc, replicates_regular_cases_agree);
+    tcase_add_test(tc, replicates_spec_check);
+    suite_add_tcase(s, tc);
+
     return s;
 }
 

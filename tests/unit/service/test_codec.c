@@ -395,6 +395,10 @@ static const struct bad_case bad_cases[] = {
      "must be an integer in 0..10000000"},
     {Q ",\"output\":{\"format\":\"csv\"}}", "output.format", "unknown field"},
     {Q ",\"output\":3}", "output", "must be an object"},
+    {Q ",\"replicates\":0}", "replicates", "must be an integer in 1..32"},
+    {Q ",\"replicates\":33}", "replicates", "must be an integer in 1..32"},
+    {Q ",\"replicates\":2.0}", "replicates", "must be an integer in 1..32"},
+    {Q ",\"replicates\":\"4\"}", "replicates", "must be an integer in 1..32"},
     /* unusual keys */
     {Q ",\"a/b~c\":1}", "a/b~c", "unknown field"},
     {Q ",\"a\\u0001b\":1}", "a?b", "unknown field"},
@@ -551,6 +555,159 @@ START_TEST(test_custom_limits)
                         "of 5000: lower lr.levels or steps"));
     text = "{\"model\":{\"family\":\"quadratic\"},\"steps\":10,\"lr\":{\"levels\":8}}";
     ck_assert_int_eq(codec_parse_spec(text, strlen(text), &lim, &s, &e), CODEC_OK);
+    codec_spec_free(&s);
+    /* replicates multiply the cost: 257 * 10 * 2 = 5140 > 5000 */
+    text = "{\"model\":{\"family\":\"quadratic\"},\"steps\":10,\"lr\":{\"levels\":8},"
+           "\"replicates\":2}";
+    ck_assert_int_eq(codec_parse_spec(text, strlen(text), &lim, &s, &e), CODEC_EINVALID);
+    ck_assert(has_error(&e, "lr.levels",
+                        "the sweep would cost (2^8 + 1) * 10 steps * 2 replicates = 5140 steps, "
+                        "over the limit of 5000: lower lr.levels, steps or replicates"));
+    text = "{\"model\":{\"family\":\"quadratic\"},\"steps\":9,\"lr\":{\"levels\":8},"
+           "\"replicates\":2}";
+    ck_assert_int_eq(codec_parse_spec(text, strlen(text), &lim, &s, &e), CODEC_OK);
+    ck_assert_int_eq(s.core.replicates, 2);
+    codec_spec_free(&s);
+}
+END_TEST
+
+/* ---- replicates ------------------------------------------------------------ */
+
+static struct tb_fit fit_of(double value, int fractal)
+{
+    struct tb_fit f;
+
+    memset(&f, 0, sizeof f);
+    f.value = value;
+    f.se = 0.01;
+    f.fractal = fractal;
+    return f;
+}
+
+START_TEST(test_spread_stats)
+{
+    struct tb_fit f[4] = {fit_of(0.8, 1), fit_of(1.0, 1), fit_of(0.9, 1), fit_of(1.1, 1)};
+    struct codec_spread sp;
+
+    codec_spread_of(f, 4, &sp);
+    ck_assert_int_eq(sp.n, 4);
+    ck_assert_double_eq_tol(sp.mean, 0.95, 1e-15);
+    /* sample std: sqrt((0.0225 + 0.0025 + 0.0025 + 0.0225) / 3) */
+    ck_assert_double_eq_tol(sp.std, sqrt(0.05 / 3.0), 1e-15);
+    ck_assert(sp.min == 0.8 && sp.max == 1.1);
+    ck_assert_int_eq(sp.fractal, 4);
+    ck_assert(codec_spread_fractal(&sp));
+    /* one replicate: std 0 and its own flag, even at D = 0 */
+    codec_spread_of(f, 1, &sp);
+    ck_assert(sp.std == 0.0 && sp.mean == 0.8 && sp.min == 0.8 && sp.max == 0.8);
+    ck_assert(codec_spread_fractal(&sp));
+    f[0] = fit_of(0.0, 1); /* two flat boundaries: fractal by the fit's rule, D = 0 */
+    codec_spread_of(f, 1, &sp);
+    ck_assert(codec_spread_fractal(&sp));
+    f[0] = fit_of(0.0, 0);
+    codec_spread_of(f, 1, &sp);
+    ck_assert(!codec_spread_fractal(&sp));
+}
+END_TEST
+
+START_TEST(test_spread_verdict)
+{
+    /* half the replicates fractal: not a majority */
+    struct tb_fit a[4] = {fit_of(0.9, 1), fit_of(0.0, 0), fit_of(1.0, 1), fit_of(0.0, 0)};
+    /* all fractal, but the mean is within two standard errors of zero:
+     * mean 0.1, std 0.1, standard error 0.0577 */
+    struct tb_fit b[3] = {fit_of(0.0, 1), fit_of(0.1, 1), fit_of(0.2, 1)};
+    /* three of four fractal and a spread well above zero */
+    struct tb_fit c[4] = {fit_of(0.9, 1), fit_of(0.0, 0), fit_of(1.0, 1), fit_of(0.95, 1)};
+    struct codec_spread sp;
+
+    codec_spread_of(a, 4, &sp);
+    ck_assert_int_eq(sp.fractal, 2);
+    ck_assert(!codec_spread_fractal(&sp));
+    codec_spread_of(b, 3, &sp);
+    ck_assert(!codec_spread_fractal(&sp));
+    codec_spread_of(c, 4, &sp);
+    ck_assert(codec_spread_fractal(&sp)); /* mean 0.7125 > 2 * 0.4768 / sqrt(4) */
+}
+END_TEST
+
+/* A result with replicates: the dimension keeps replicate 0's fit, lists
+ * every replicate (each equal to a one-replicate run from its x0), and
+ * its spread is the statistics of those values; the counts read back. */
+START_TEST(test_result_replicates)
+{
+    struct codec_spec s = parse_ok("{\"model\":{\"family\":\"additive\",\"amplitude\":0.2,"
+                                   "\"wavelength\":0.1},\"lr\":{\"levels\":15},\"replicates\":4}");
+    const uint64_t n = tb_grid_points(&s.core);
+    uint64_t *labels = calloc(tb_label_words(4 * n), sizeof *labels);
+    uint64_t counts[TB_MAX_REPLICATES][TB_MAX_LEVELS + 1];
+    double sum = 0, mn = INFINITY, mx = -INFINITY;
+    json_t *j, *dim, *reps, *sp;
+    char *res;
+    int r, k, got;
+
+    ck_assert_ptr_nonnull(labels);
+    ck_assert_int_eq(tb_sweep_tile(&s.core, 0, 4 * n, labels, NULL, NULL, NULL, NULL), TB_OK);
+    res = codec_result_encode(&s, labels, 0.0);
+    ck_assert_ptr_nonnull(res);
+    j = load_json(res);
+    dim = json_object_get(j, "dimension");
+    reps = json_object_get(dim, "replicates");
+    ck_assert_uint_eq(json_array_size(reps), 4);
+    ck_assert(json_equal(json_object_get(json_array_get(reps, 0), "counts"),
+                         json_object_get(j, "counts")));
+    ck_assert(json_real_value(json_object_get(json_array_get(reps, 0), "value")) ==
+              json_real_value(json_object_get(dim, "value")));
+    for (r = 0; r < 4; r++) {
+        struct codec_spec one = s; /* shallow: x0 is a scalar */
+        uint64_t *l1 = calloc(tb_label_words(n), sizeof *l1);
+        struct codec_analysis an;
+        json_t *e = json_array_get(reps, (size_t)r);
+        double v = json_number_value(json_object_get(e, "value"));
+
+        one.core.replicates = 1;
+        one.core.x0_scalar = tb_replicate_x0(s.core.x0_scalar, r);
+        ck_assert_int_eq(tb_sweep_tile(&one.core, 0, n, l1, NULL, NULL, NULL, NULL), TB_OK);
+        ck_assert_int_eq(codec_analyze(&one, l1, &an), CODEC_OK);
+        ck_assert_msg(v == an.fit.value, "replicate %d: %.17g vs %.17g", r, v, an.fit.value);
+        for (k = 0; k <= 15; k++)
+            ck_assert_uint_eq(
+                json_integer_value(json_array_get(json_object_get(e, "counts"), (size_t)k)),
+                an.counts[k]);
+        codec_analysis_free(&an);
+        free(l1);
+        sum += v;
+        mn = v < mn ? v : mn;
+        mx = v > mx ? v : mx;
+    }
+    sp = json_object_get(dim, "spread");
+    ck_assert_int_eq(json_integer_value(json_object_get(sp, "n")), 4);
+    ck_assert_double_eq_tol(json_number_value(json_object_get(sp, "mean")), sum / 4, 1e-12);
+    ck_assert(json_number_value(json_object_get(sp, "min")) == mn);
+    ck_assert(json_number_value(json_object_get(sp, "max")) == mx);
+    ck_assert(json_number_value(json_object_get(sp, "std")) > 0); /* chaotic: they differ */
+
+    ck_assert_int_eq(codec_result_rep_counts(res, 15, counts, &got), CODEC_OK);
+    ck_assert_int_eq(got, 4);
+    for (r = 0; r < 4; r++)
+        for (k = 0; k <= 15; k++)
+            ck_assert_uint_eq(counts[r][k], json_integer_value(json_array_get(
+                                                  json_object_get(json_array_get(reps, (size_t)r),
+                                                                  "counts"),
+                                                  (size_t)k)));
+    ck_assert_int_eq(codec_result_rep_counts(res, 14, counts, &got), CODEC_EINVALID);
+    ck_assert_int_eq(codec_result_rep_counts("{\"counts\":[1,2,3]}", 2, counts, &got), CODEC_OK);
+    ck_assert_int_eq(got, 1);
+    ck_assert_uint_eq(counts[0][2], 3);
+    ck_assert_int_eq(codec_result_rep_counts("{\"replicate_counts\":[[1,2],[1,3]]}", 1, counts,
+                                             &got),
+                     CODEC_OK);
+    ck_assert_int_eq(got, 2);
+    ck_assert_uint_eq(counts[1][1], 3);
+    ck_assert_int_eq(codec_result_rep_counts("not json", 1, counts, &got), CODEC_EINVALID);
+    json_decref(j);
+    free(res);
+    free(labels);
     codec_spec_free(&s);
 }
 END_TEST
@@ -1032,6 +1189,7 @@ END_TEST
 
 static Suite *codec_suite(void)
 {
+    TCase *tr;
     Suite *s = suite_create("codec");
     TCase *tc = tcase_create("spec");
 
@@ -1068,6 +1226,11 @@ static Suite *codec_suite(void)
     tcase_add_test(tc, test_result_flips_truncated);
     tcase_add_test(tc, test_dimension_json);
     suite_add_tcase(s, tc);
+    tr = tcase_create("replicates");
+    tcase_add_test(tr, test_spread_stats);
+    tcase_add_test(tr, test_spread_verdict);
+    tcase_add_test(tr, test_result_replicates);
+    suite_add_tcase(s, tr);
     return s;
 }
 
