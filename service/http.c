@@ -5,7 +5,9 @@
  * Owns: the MHD daemon, the uv_poll_t on MHD's epoll fd, the uv_timer_t
  * that follows MHD_get_timeout(), and one struct req_ctx per request
  * (created on the first access-handler call, freed in the completed
- * callback for every termination code).
+ * callback for every termination code). A deferred request (http_defer())
+ * keeps its connection suspended, and its req_ctx alive, until
+ * http_deferred_resume().
  *
  * Threads: loop thread only. MHD is started without an internal thread,
  * so all of its callbacks run inside MHD_run() on this thread.
@@ -47,6 +49,7 @@ struct http_server {
     int stopping;              /* http_close() began: streams end */
     struct http_handlers h;
     struct http_stream *streams; /* queued streamed responses */
+    struct req_ctx *deferred;    /* suspended deferred requests */
 };
 
 /* One streamed response (http_response_stream()), owned by MHD's
@@ -58,6 +61,7 @@ struct http_stream {
     void (*free_fn)(void *user);
     void *user;
     int suspended; /* the producer had nothing: MHD_suspend_connection() */
+    int sized;     /* a body of known length: a 0 from fn is an error */
     struct http_stream *prev, *next;
 };
 
@@ -73,7 +77,10 @@ struct req_ctx {
     int too_large;
     int queued; /* a response was queued */
     int status; /* status queued, for the log */
-    size_t bytes_out;
+    uint64_t bytes_out;
+    int deferred;  /* http_defer() was called */
+    int suspended; /* deferred and not yet resumed: on srv->deferred */
+    struct req_ctx *dprev, *dnext;
 };
 
 /* ---- request accessors -------------------------------------------------- */
@@ -169,6 +176,17 @@ void http_response_stream(struct http_response *r, int status, const char *conte
     r->stream = fn;
     r->stream_free = free_fn;
     r->stream_user = user;
+    r->stream_sized = 0;
+    r->stream_size = 0;
+}
+
+void http_response_stream_sized(struct http_response *r, int status, const char *content_type,
+                                uint64_t size, http_stream_fn fn, void (*free_fn)(void *user),
+                                void *user)
+{
+    http_response_stream(r, status, content_type, fn, free_fn, user);
+    r->stream_sized = 1;
+    r->stream_size = size;
 }
 
 void http_response_free(struct http_response *r)
@@ -197,6 +215,8 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
     n = st->fn(st->user, st, buf, max);
     if (n > 0)
         return (ssize_t)n;
+    if (st->sized) /* MHD asks no more once the length is reached */
+        return MHD_CONTENT_READER_END_WITH_ERROR;
     if (n == HTTP_STREAM_END || (n == 0 && st->s->stopping))
         return MHD_CONTENT_READER_END_OF_STREAM;
     if (n < 0)
@@ -232,6 +252,53 @@ void http_stream_wake(struct http_stream *st)
         uv_timer_start(&st->s->timer, on_timer, 0, 0);
 }
 
+/* ---- deferred answers -------------------------------------------------- */
+
+struct http_deferred *http_defer(const struct http_request *req)
+{
+    struct req_ctx *rc = req->_ctx;
+
+    rc->deferred = 1; /* on_access() suspends once handle() returns */
+    return (struct http_deferred *)rc;
+}
+
+const struct http_request *http_deferred_request(struct http_deferred *d)
+{
+    return &((struct req_ctx *)d)->req;
+}
+
+struct http_response *http_deferred_response(struct http_deferred *d)
+{
+    return &((struct req_ctx *)d)->resp;
+}
+
+/* Takes rc off the server's list of suspended deferred requests. */
+static void deferred_unlink(struct req_ctx *rc)
+{
+    if (rc->dprev)
+        rc->dprev->dnext = rc->dnext;
+    else
+        rc->srv->deferred = rc->dnext;
+    if (rc->dnext)
+        rc->dnext->dprev = rc->dprev;
+    rc->dprev = rc->dnext = NULL;
+    rc->suspended = 0;
+}
+
+void http_deferred_resume(struct http_deferred *d)
+{
+    struct req_ctx *rc = (struct req_ctx *)d;
+
+    if (!rc->suspended)
+        return; /* still inside handle(): on_access() queues the answer */
+    deferred_unlink(rc);
+    MHD_resume_connection(rc->req._conn);
+    /* MHD calls on_access() again, which queues the answer; never
+     * MHD_run() from here, this may be inside an MHD callback. */
+    if (rc->srv->timer_init)
+        uv_timer_start(&rc->srv->timer, on_timer, 0, 0);
+}
+
 /* Hands rc->resp to MHD. copy = 1 keeps rc->resp.body (MHD copies it),
  * so the answer can be queued again if MHD refuses it now; copy = 0 gives
  * the body to MHD. Returns MHD's verdict. */
@@ -254,7 +321,10 @@ static enum MHD_Result queue_response(struct MHD_Connection *c, struct req_ctx *
         st->fn = r->stream;
         st->free_fn = r->stream_free;
         st->user = r->stream_user;
-        m = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, stream_read, st, stream_free);
+        st->sized = r->stream_sized;
+        m = MHD_create_response_from_callback(r->stream_sized ? r->stream_size : MHD_SIZE_UNKNOWN,
+                                              r->stream_sized ? 256 * 1024 : 4096, stream_read, st,
+                                              stream_free);
         if (!m) {
             free(st);
             return MHD_NO; /* r still owns the producer */
@@ -281,7 +351,7 @@ static enum MHD_Result queue_response(struct MHD_Connection *c, struct req_ctx *
     for (i = 0; i < r->n_headers; i++)
         MHD_add_response_header(m, r->headers[i].name, r->headers[i].value);
     rc->status = r->status;
-    rc->bytes_out = r->body_len;
+    rc->bytes_out = r->stream_sized ? r->stream_size : r->body_len;
     ok = MHD_queue_response(c, (unsigned)r->status, m);
     MHD_destroy_response(m);
     if (ok == MHD_YES)
@@ -356,6 +426,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
         rc->req.method = method;
         rc->req.path = url;
         rc->req._conn = c;
+        rc->req._ctx = rc;
         rc->req.content_length = parse_content_length(
             MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH));
         rc->req.target_bytes = strlen(url);
@@ -383,11 +454,21 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
     /* The whole request is in. */
     if (rc->queued)
         return MHD_YES;
-    if (rc->resp.status == 0) {
+    if (rc->resp.status == 0 && !rc->deferred) {
         rc->req.body = rc->buf;
         rc->req.body_len = rc->len;
         rc->req.body_too_large = rc->too_large;
         s->h.handle(s->h.user, &rc->req, &rc->resp);
+        if (rc->deferred && rc->resp.status == 0) {
+            /* The answer comes with http_deferred_resume(). */
+            rc->suspended = 1;
+            rc->dnext = s->deferred;
+            if (rc->dnext)
+                rc->dnext->dprev = rc;
+            s->deferred = rc;
+            MHD_suspend_connection(c);
+            return MHD_YES;
+        }
     }
     return queue_response(c, rc, 0);
 }
@@ -714,6 +795,18 @@ void http_close(struct http_server *s)
                 st->suspended = 0;
                 MHD_resume_connection(st->c);
             }
+        /* Deferred requests still waiting (their owner should have
+         * answered them first): 503, and their handles are void. */
+        while (s->deferred) {
+            static const char msg[] =
+                "{\"type\":\"urn:trainbound:problem:not-ready\",\"title\":\"Service not "
+                "ready\",\"status\":503,\"detail\":\"the server is shutting down\"}";
+            struct req_ctx *rc = s->deferred;
+            deferred_unlink(rc);
+            http_response_body(&rc->resp, 503, "application/problem+json", xstrdup(msg),
+                               sizeof msg - 1);
+            MHD_resume_connection(rc->req._conn);
+        }
         MHD_run(s->d);
         MHD_stop_daemon(s->d);
         s->d = NULL;

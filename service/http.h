@@ -37,6 +37,7 @@ struct http_request {
     size_t target_bytes;    /* path plus query keys and values, decoded */
     size_t header_bytes;    /* header names plus values */
     struct MHD_Connection *_conn;
+    void *_ctx; /* http.c's request state (http_defer()) */
 };
 
 /* A header or query value (case-insensitive name for headers); NULL when
@@ -83,6 +84,8 @@ struct http_response {
     } headers[HTTP_MAX_HEADERS];
     /* A streamed body instead of body (http_response_stream()): */
     http_stream_fn stream;
+    int stream_sized;     /* http_response_stream_sized(): stream_size bytes */
+    uint64_t stream_size;
     void (*stream_free)(void *user); /* releases stream_user; may be NULL */
     void *stream_user;               /* owned by the response until queued */
 };
@@ -105,9 +108,33 @@ void http_response_body(struct http_response *r, int status, const char *content
 void http_response_stream(struct http_response *r, int status, const char *content_type,
                           http_stream_fn fn, void (*free_fn)(void *user), void *user);
 
+/* As http_response_stream(), but the body has exactly size bytes and is
+ * sent with Content-Length, like a buffered one: fn must produce them all
+ * (a 0 before the end aborts the body). For large bodies made on the fly
+ * from a compact form (the labels of /boundary?format=npy). */
+void http_response_stream_sized(struct http_response *r, int status, const char *content_type,
+                                uint64_t size, http_stream_fn fn, void (*free_fn)(void *user),
+                                void *user);
+
 /* A stream whose producer returned 0 has data again: resume it (MHD runs
  * on the next loop iteration). Harmless when it is not waiting. */
 void http_stream_wake(struct http_stream *st);
+
+/*
+ * Deferred answers, for work too long for the loop thread (reader.h).
+ * From handle(), http_defer() says the answer comes later and leaves resp
+ * empty: the connection is suspended (MHD reads, writes and times out
+ * nothing on it) and the request view stays valid. Later, on the loop
+ * thread, fill http_deferred_response(d) and call http_deferred_resume(d)
+ * to send it; d is invalid after that. Every deferred request must be
+ * resumed before http_close(), which answers any still waiting with a
+ * 503 problem and invalidates them.
+ */
+struct http_deferred;
+struct http_deferred *http_defer(const struct http_request *req);
+const struct http_request *http_deferred_request(struct http_deferred *d);
+struct http_response *http_deferred_response(struct http_deferred *d);
+void http_deferred_resume(struct http_deferred *d);
 
 /* Releases the body and header values; r can be reused after. */
 void http_response_free(struct http_response *r);
