@@ -20,6 +20,7 @@ struct http_server;
 struct auth;
 struct sse_hub;
 struct metrics;
+struct reader;
 
 struct app {
     const struct serve_config *cfg;
@@ -32,6 +33,7 @@ struct app {
     struct auth *auth; /* bearer tokens (--token-file); NULL = no auth */
     struct sse_hub *sse;      /* event streams (sse.h); NULL until started */
     struct metrics *metrics;  /* /metrics counters (metrics.h); may be NULL */
+    struct reader *reader;    /* long reads off the loop (reader.h); NULL: on the loop */
 };
 
 #endif /* TB_APP_H */

@@ -8,7 +8,9 @@
  *
  * Threads: loop thread only. The queue calls use the loop's connection
  * and are short (single-row reads and writes, one transaction each);
- * QUEUE_EBUSY past the busy timeout becomes 503 with Retry-After.
+ * QUEUE_EBUSY past the busy timeout becomes 503 with Retry-After. The one
+ * long read, a job's whole labels for /boundary, runs on the reader
+ * thread (reader.h) while its request waits deferred (http_defer()).
  */
 #include "routes.h"
 
@@ -22,6 +24,7 @@
 
 #include "auth.h"
 #include "base64.h"
+#include "boundary.h"
 #include "clock.h"
 #include "cors.h"
 #include "embed.h"
@@ -33,6 +36,7 @@
 #include "pool.h"
 #include "problem.h"
 #include "queue.h"
+#include "reader.h"
 #include "router.h"
 #include "queue_study.h"
 #include "sha256.h"
@@ -55,8 +59,6 @@
 #define IDEM_KEY_MAX 255
 #define CT_NPY "application/octet-stream"
 #define CT_PNG "image/png"
-#define STRIP_MAX_WIDTH 4096
-#define STRIP_HEIGHT 32
 
 /* The counters of the running server, for the busy count in problem()
  * (loop thread; set by routes_handlers()). */
@@ -875,35 +877,148 @@ static void csv_answer(struct http_response *resp, const char *etag, char *csv)
     cache_headers(resp, etag);
 }
 
-/* The flips [offset, offset + limit) into idx (caller array of limit);
- * returns the count written and sets *more when flips remain after them. */
-static size_t flips_page(const uint64_t *bits, uint64_t n, uint64_t offset, size_t limit,
-                         uint64_t *idx, int *more)
-{
-    uint64_t pos = 0, skipped = 0, probe;
-    size_t got = 0;
+/* A /boundary request whose labels are loaded and encoded by the reader
+ * thread (boundary.h, reader.h): the task, the work and the deferred
+ * request it answers. Owned by get_boundary() until submitted, then by
+ * the reader until boundary_done(), which answers and frees it. */
+struct boundary_task {
+    struct reader_task task; /* first member: the reader hands it back */
+    struct app *app;
+    struct http_deferred *deferred; /* NULL when run on the loop thread */
+    struct boundary_work w;
+    int status; /* boundary_build()'s, set by the reader thread */
+    char etag[VIEW_ETAG_LEN];
+};
 
-    while (skipped < offset) {
-        uint64_t want = offset - skipped;
-        size_t k = tb_flips_next(bits, n, &pos, idx, want < limit ? (size_t)want : limit);
-        if (k == 0)
-            break;
-        skipped += k;
-    }
-    if (skipped < offset) {
-        *more = 0;
-        return 0;
-    }
-    while (got < limit) {
-        size_t k = tb_flips_next(bits, n, &pos, idx + got, limit - got);
-        if (k == 0)
-            break;
-        got += k;
-    }
-    *more = tb_flips_next(bits, n, &pos, &probe, 1) > 0;
-    return got;
+/* The NumPy body, a block at a time from the packed labels. */
+static long boundary_npy_stream(void *user, struct http_stream *st, char *buf, size_t max)
+{
+    struct boundary_task *bt = user;
+    size_t n = boundary_npy_read(&bt->w, buf, max);
+
+    (void)st;
+    return n > 0 ? (long)n : HTTP_STREAM_END;
 }
 
+static void boundary_task_free(void *user)
+{
+    struct boundary_task *bt = user;
+
+    boundary_work_free(&bt->w);
+    free(bt);
+}
+
+/* Fills resp from a built boundary, rc being boundary_build()'s (the same
+ * answers, headers and problems whichever thread built it), and frees bt
+ * or hands it to the NumPy stream. */
+static void boundary_answer(struct boundary_task *bt, int rc, const struct http_request *req,
+                            struct http_response *resp)
+{
+    struct boundary_work *w = &bt->w;
+    const char *etag = bt->etag;
+    char num[32];
+
+    switch (rc) {
+    case BOUNDARY_OK:
+        break;
+    case BOUNDARY_ENOMEM:
+        problem(resp, req, PROBLEM_INTERNAL, "out of memory for %" PRIu64 " labels", w->points);
+        goto out;
+    case BOUNDARY_ELOAD:
+        queue_problem(resp, req, w->queue_rc, "loading the labels");
+        goto out;
+    case BOUNDARY_EPNG:
+        problem(resp, req, PROBLEM_INTERNAL, "the PNG of job %" PRId64 " failed", w->job_id);
+        goto out;
+    default: /* BOUNDARY_EENCODE */
+        http_response_json(resp, 200, CT_JSON, NULL); /* the out-of-memory 500 */
+        cache_headers(resp, etag);
+        goto out;
+    }
+    switch (w->format) {
+    case BOUNDARY_NPY: /* one bool byte per point, unpacked as it is sent */
+        http_response_stream_sized(resp, 200, CT_NPY, boundary_npy_size(w), boundary_npy_stream,
+                                   boundary_task_free, bt);
+        http_response_header(resp, "Content-Disposition", "attachment; filename=\"labels.npy\"");
+        cache_headers(resp, etag);
+        return; /* bt is the stream's now */
+    case BOUNDARY_CSV:
+        csv_answer(resp, etag, w->body);
+        w->body = NULL;
+        if (w->more) {
+            char link[128];
+            snprintf(link, sizeof link,
+                     "</v1/jobs/%" PRId64 "/boundary?format=csv&offset=%" PRIu64 "&limit=%zu"
+                     ">; rel=\"next\"",
+                     w->job_id, w->offset + (uint64_t)w->got, w->limit);
+            http_response_header(resp, "Link", link);
+        }
+        break;
+    case BOUNDARY_PNG:
+        http_response_body(resp, 200, CT_PNG, w->body, w->body_len);
+        w->body = NULL;
+        cache_headers(resp, etag);
+        break;
+    case BOUNDARY_WORDS:
+        http_response_body(resp, 200, CT_OCTETS, w->body, w->body_len);
+        w->body = NULL;
+        snprintf(num, sizeof num, "%" PRIu64, w->points);
+        http_response_header(resp, "X-Points", num);
+        snprintf(num, sizeof num, "%" PRIu64, w->words);
+        http_response_header(resp, "X-Label-Words", num);
+        http_response_header(resp, "X-Label-Format", "uint64-le-lsb0");
+        cache_headers(resp, etag);
+        break;
+    case BOUNDARY_JSON:
+        http_response_body(resp, 200, CT_JSON, w->body, w->body_len);
+        w->body = NULL;
+        cache_headers(resp, etag);
+        break;
+    }
+out:
+    boundary_task_free(bt);
+}
+
+static void add_cors(struct app *app, const struct http_request *req, struct http_response *resp);
+
+/* On the reader thread, with its store. */
+static void boundary_work_run(struct reader_task *t, struct store *s)
+{
+    struct boundary_task *bt = (struct boundary_task *)t;
+
+    bt->status = boundary_build(s, &bt->w);
+}
+
+/* Back on the loop thread, the task ran or was dropped (rc, reader.h):
+ * answer the deferred request. */
+static void boundary_done(struct reader_task *t, int rc)
+{
+    struct boundary_task *bt = (struct boundary_task *)t;
+    struct app *app = bt->app;
+    struct http_deferred *d = bt->deferred;
+    const struct http_request *req = http_deferred_request(d);
+    struct http_response *resp = http_deferred_response(d);
+
+    if (rc == 0) {
+        boundary_answer(bt, bt->status, req, resp);
+    } else {
+        if (rc == READER_ECANCELED)
+            problem(resp, req, PROBLEM_NOT_READY, "the server is shutting down");
+        else /* the reader's store could not be opened */
+            queue_problem(resp, req, rc, "loading the labels");
+        boundary_task_free(bt);
+    }
+    add_cors(app, req, resp); /* on_handle_cors() left it to the answer */
+    http_deferred_resume(d);
+}
+
+/*
+ * GET /v1/jobs/{id}/boundary (and boundary.png). The request, the job and
+ * its ETag (304) are checked here; loading every label and encoding them
+ * takes the reader thread (reader.h), so the loop goes on serving while a
+ * large job's labels are read: the request is deferred (http_defer()) and
+ * answered from boundary_done(). Without a reader, it all runs here.
+ */
 static void get_boundary(struct app *app, const struct http_request *req,
                          struct http_response *resp, int64_t id)
 {
@@ -913,12 +1028,12 @@ static void get_boundary(struct app *app, const struct http_request *req,
     const size_t plen = strlen(req->path);
     const char *fmt =
         plen > 4 && strcmp(req->path + plen - 4, ".png") == 0 ? "png" : http_query(req, "format");
-    char etag[VIEW_ETAG_LEN], num[32];
+    char etag[VIEW_ETAG_LEN];
     struct codec_spec spec;
     struct job job;
-    uint64_t *bits = NULL, *idx = NULL, words, points, i;
+    struct boundary_task *bt;
     int64_t offset = 0, limit = FLIPS_DEFAULT_LIMIT;
-    int have_spec = 0, with_labels = 0, more = 0, rc; /* labels: opt-in */
+    int with_labels = 0; /* labels: opt-in */
     const char *lv = http_query(req, "labels");
 
     if (unknown_params(req, resp, params))
@@ -948,162 +1063,41 @@ static void get_boundary(struct app *app, const struct http_request *req,
         fmt = NULL;
     if (load_job(app, req, resp, id, &job) != 0)
         return;
-    if (require_succeeded(req, resp, &job) != 0 || job_spec(req, resp, &job, &spec) != 0)
-        goto out;
-    have_spec = 1;
+    if (require_succeeded(req, resp, &job) != 0 || job_spec(req, resp, &job, &spec) != 0) {
+        job_free(&job);
+        return;
+    }
     view_etag(&job, etag);
-    if (not_modified(req, resp, etag))
-        goto out;
-    points = tb_grid_points(&spec.core);
-    words = tb_label_words(points);
-    bits = calloc(words, sizeof *bits);
-    if (!bits) {
-        problem(resp, req, PROBLEM_INTERNAL, "out of memory for %" PRIu64 " labels", points);
-        goto out;
-    }
-    rc = queue_load_labels(app->store, id, bits);
-    if (rc != QUEUE_OK) {
-        queue_problem(resp, req, rc, "loading the labels");
-        goto out;
-    }
-    if (fmt && strcmp(fmt, "npy") == 0) { /* one bool byte per point */
-        char *out = malloc(NPY_HEADER_MAX + (size_t)points);
-        size_t hl = 0;
-        if (!out) {
-            problem(resp, req, PROBLEM_INTERNAL, "out of memory for %" PRIu64 " labels", points);
-            goto out;
-        }
-        npy_header(out, NPY_HEADER_MAX, "|b1", points, &hl);
-        npy_unpack_bits(bits, 0, (size_t)points, (unsigned char *)out + hl);
-        http_response_body(resp, 200, CT_NPY, out, hl + (size_t)points);
-        http_response_header(resp, "Content-Disposition", "attachment; filename=\"labels.npy\"");
-        cache_headers(resp, etag);
-        goto out;
-    }
-    if (fmt && strcmp(fmt, "csv") == 0) {
-        /* The same page of flips as the JSON, one "index,lr" row each;
-         * Link rel="next" names the next page while flips remain. */
-        const double lo = spec.core.axes[0].min, hi = spec.core.axes[0].max;
-        const double h = (hi - lo) / (double)((uint64_t)1 << spec.core.axes[0].levels);
-        size_t got, cap, len = 0;
-        char *csv;
-
-        idx = xmalloc((size_t)limit * sizeof *idx);
-        got = flips_page(bits, points, (uint64_t)offset, (size_t)limit, idx, &more);
-        cap = 16 + got * 48;
-        csv = xmalloc(cap);
-        len += (size_t)snprintf(csv, cap, "index,lr\n");
-        for (i = 0; i < got; i++) {
-            char lrs[JSONFMT_NUMBER_MAX];
-            jsonfmt_number(lo + ((double)idx[i] + 0.5) * h, lrs);
-            len += (size_t)snprintf(csv + len, cap - len, "%" PRIu64 ",%s\n", idx[i], lrs);
-        }
-        csv_answer(resp, etag, csv);
-        if (more) {
-            char link[128];
-            snprintf(link, sizeof link,
-                     "</v1/jobs/%" PRId64 "/boundary?format=csv&offset=%" PRId64 "&limit=%" PRId64
-                     ">; rel=\"next\"",
-                     id, offset + (int64_t)got, limit);
-            http_response_header(resp, "Link", link);
-        }
-        goto out;
-    }
-    if (fmt) { /* png: the label strip */
-        int w = points < STRIP_MAX_WIDTH ? (int)points : STRIP_MAX_WIDTH;
-        unsigned char *rgb = xmalloc((size_t)w * STRIP_HEIGHT * 3), *png = NULL;
-        size_t plen2 = 0;
-        if (png_draw_strip(bits, points, w, STRIP_HEIGHT, rgb) != 0 ||
-            png_encode_rgb(rgb, w, STRIP_HEIGHT, &png, &plen2) != 0) {
-            free(rgb);
-            problem(resp, req, PROBLEM_INTERNAL, "the PNG of job %" PRId64 " failed", id);
-            goto out;
-        }
-        free(rgb);
-        http_response_body(resp, 200, CT_PNG, (char *)png, plen2);
-        cache_headers(resp, etag);
-        goto out;
-    }
-    if (binary) {
-        /* Raw packed words, little-endian on the wire whatever the host. */
-        unsigned char *out = xmalloc(words * 8);
-        for (i = 0; i < words; i++) {
-            int b;
-            for (b = 0; b < 8; b++)
-                out[i * 8 + (uint64_t)b] = (unsigned char)(bits[i] >> (8 * b));
-        }
-        http_response_body(resp, 200, CT_OCTETS, (char *)out, words * 8);
-        snprintf(num, sizeof num, "%" PRIu64, points);
-        http_response_header(resp, "X-Points", num);
-        snprintf(num, sizeof num, "%" PRIu64, words);
-        http_response_header(resp, "X-Label-Words", num);
-        http_response_header(resp, "X-Label-Format", "uint64-le-lsb0");
-        cache_headers(resp, etag);
-        goto out;
-    }
-    {
-        const double lo = spec.core.axes[0].min, hi = spec.core.axes[0].max;
-        const int levels = spec.core.axes[0].levels;
-        const double h = (hi - lo) / (double)((uint64_t)1 << levels);
-        json_t *doc, *lrs = json_array(), *ids = json_array(), *labels = json_null();
-        int64_t first = tb_first_set(bits, points);
-        uint64_t total = 0;
-        size_t got;
-
-        idx = xmalloc((size_t)limit * sizeof *idx);
-        got = flips_page(bits, points, (uint64_t)offset, (size_t)limit, idx, &more);
-        for (i = 0; i < got && lrs && ids; i++) {
-            json_array_append_new(lrs, json_real(lo + ((double)idx[i] + 0.5) * h));
-            json_array_append_new(ids, json_integer((json_int_t)idx[i]));
-        }
-        if (with_labels) {
-            size_t nbytes = (size_t)words * 8, elen = base64_encoded_len(nbytes, 0);
-            unsigned char *raw = xmalloc(nbytes);
-            char *b64 = xmalloc(elen + 1);
-            for (i = 0; i < words; i++) {
-                int b;
-                for (b = 0; b < 8; b++)
-                    raw[i * 8 + (uint64_t)b] = (unsigned char)(bits[i] >> (8 * b));
-            }
-            base64_encode(raw, nbytes, 0, b64);
-            free(raw);
-            labels = json_pack("{s:s, s:s, s:I, s:I, s:s}", "encoding", "base64", "format",
-                               "uint64-le-lsb0", "points", (json_int_t)points, "words",
-                               (json_int_t)words, "data", b64);
-            free(b64);
-        }
-        {
-            /* transitions = B(levels): the count of all flips. */
-            uint64_t pos = 0, scratch[1024];
-            size_t k;
-            while ((k = tb_flips_next(bits, points, &pos, scratch, 1024)) > 0)
-                total += k;
-        }
-        /* On failure json_pack has released the "o" values (OOM only). */
-        doc =
-            lrs && ids && labels
-                ? json_pack("{s:I, s:I, s:{s:f, s:f, s:i, s:f}, s:I, s:I, s:o,"
-                            " s:{s:I, s:I, s:I, s:o, s:o, s:o}, s:o}",
-                            "job", (json_int_t)id, "points", (json_int_t)points, "lr", "min", lo,
-                            "max", hi, "levels", levels, "step", h, "divergent_points",
-                            (json_int_t)tb_labels_popcount(bits, points), "transitions",
-                            (json_int_t)total, "first_divergent_lr",
-                            first < 0 ? json_null()
-                                      : json_real(tb_grid_lr(&spec.core, (uint64_t)first)),
-                            "flips", "offset", (json_int_t)offset, "limit", (json_int_t)limit,
-                            "count", (json_int_t)got, "lr", lrs, "index", ids, "next_offset",
-                            more ? json_integer((json_int_t)(offset + (int64_t)got)) : json_null(),
-                            "labels", labels)
-                : NULL;
-        http_response_json(resp, 200, CT_JSON, doc);
-        cache_headers(resp, etag);
-    }
-out:
-    free(idx);
-    free(bits);
-    if (have_spec)
+    if (not_modified(req, resp, etag)) {
+        job_free(&job);
         codec_spec_free(&spec);
+        return;
+    }
+    bt = xcalloc(1, sizeof *bt);
+    bt->app = app;
+    bt->w.job_id = id;
+    bt->w.job_points = job.points_total;
     job_free(&job);
+    bt->w.spec = spec.core;
+    bt->w.spec.x0 = NULL; /* owned by spec, freed below; never read */
+    codec_spec_free(&spec);
+    bt->w.format = !fmt                       ? (binary ? BOUNDARY_WORDS : BOUNDARY_JSON)
+                   : strcmp(fmt, "npy") == 0 ? BOUNDARY_NPY
+                   : strcmp(fmt, "csv") == 0 ? BOUNDARY_CSV
+                                             : BOUNDARY_PNG;
+    bt->w.with_labels = with_labels;
+    bt->w.offset = (uint64_t)offset;
+    bt->w.limit = (size_t)limit;
+    snprintf(bt->etag, sizeof bt->etag, "%s", etag);
+    bt->task.work = boundary_work_run;
+    bt->task.done = boundary_done;
+    if (app->reader) {
+        bt->deferred = http_defer(req);
+        if (reader_submit(app->reader, &bt->task) == 0)
+            return; /* boundary_done() answers */
+        bt->deferred = NULL; /* the reader is closing: answer here */
+    }
+    boundary_answer(bt, boundary_build(app->store, &bt->w), req, resp);
 }
 
 /* ---- live progress, operations, the dashboard --------------------------- */
@@ -1402,6 +1396,77 @@ out:
     return rc;
 }
 
+/* The heat map of a succeeded study (GET .../cells?format=png), drawn from
+ * its stored result by the reader thread (reader.h) like /boundary: owned
+ * by get_cells() until submitted, by the reader until heatmap_done(). */
+struct heatmap_task {
+    struct reader_task task; /* first member */
+    struct app *app;
+    struct http_deferred *deferred; /* NULL when run on the loop thread */
+    int64_t job_id;
+    char etag[VIEW_ETAG_LEN];
+    int queue_rc, png_rc;     /* queue_get_result()'s, study_heatmap_png()'s */
+    unsigned char *png;       /* owned */
+    size_t png_len;
+};
+
+/* Reads the result and draws the map, with whichever thread's store. */
+static void heatmap_build(struct heatmap_task *ht, struct store *s)
+{
+    char *result = NULL;
+
+    ht->queue_rc = queue_get_result(s, ht->job_id, &result);
+    if (ht->queue_rc == QUEUE_OK)
+        ht->png_rc = study_heatmap_png(result, &ht->png, &ht->png_len);
+    free(result);
+}
+
+/* Fills resp from a built map (the answers get_cells() always gave) and
+ * frees ht. */
+static void heatmap_answer(struct heatmap_task *ht, const struct http_request *req,
+                           struct http_response *resp)
+{
+    if (ht->queue_rc != QUEUE_OK) {
+        queue_problem(resp, req, ht->queue_rc, "reading the result");
+    } else if (ht->png_rc != 0) {
+        problem(resp, req, PROBLEM_INTERNAL, "the heat map of study %" PRId64 " failed",
+                ht->job_id);
+    } else {
+        http_response_body(resp, 200, CT_PNG, (char *)ht->png, ht->png_len);
+        ht->png = NULL;
+        cache_headers(resp, ht->etag);
+    }
+    free(ht->png);
+    free(ht);
+}
+
+static void heatmap_work(struct reader_task *t, struct store *s)
+{
+    heatmap_build((struct heatmap_task *)t, s);
+}
+
+/* Back on the loop thread (rc: reader.h): answer the deferred request. */
+static void heatmap_done(struct reader_task *t, int rc)
+{
+    struct heatmap_task *ht = (struct heatmap_task *)t;
+    struct app *app = ht->app;
+    struct http_deferred *d = ht->deferred;
+    const struct http_request *req = http_deferred_request(d);
+    struct http_response *resp = http_deferred_response(d);
+
+    if (rc == 0) {
+        heatmap_answer(ht, req, resp);
+    } else {
+        if (rc == READER_ECANCELED)
+            problem(resp, req, PROBLEM_NOT_READY, "the server is shutting down");
+        else /* the reader's store could not be opened */
+            queue_problem(resp, req, rc, "reading the result");
+        free(ht);
+    }
+    add_cors(app, req, resp); /* on_handle_cors() left it to the answer */
+    http_deferred_resume(d);
+}
+
 /* GET /v1/jobs/{id}/cells?offset=&limit=&format=json|csv|png: the study's
  * cells in index order, each with its status; a done cell's item is its
  * row as in the result. format=csv: the table (text/csv) once succeeded;
@@ -1462,24 +1527,24 @@ static void get_cells(struct app *app, const struct http_request *req, struct ht
         goto out;
     }
     if (fv && strcmp(fv, "png") == 0) {
-        unsigned char *png = NULL;
-        size_t plen = 0;
+        struct heatmap_task *ht;
         if (require_succeeded(req, resp, &job) != 0 || not_modified(req, resp, etag))
             goto out;
-        char *result = NULL;
-        rc = queue_get_result(app->store, id, &result);
-        if (rc != QUEUE_OK) {
-            queue_problem(resp, req, rc, "reading the result");
-            goto out;
+        /* Parsing a big study's result takes long: on the reader thread. */
+        ht = xcalloc(1, sizeof *ht);
+        ht->app = app;
+        ht->job_id = id;
+        snprintf(ht->etag, sizeof ht->etag, "%s", etag);
+        ht->task.work = heatmap_work;
+        ht->task.done = heatmap_done;
+        if (app->reader) {
+            ht->deferred = http_defer(req);
+            if (reader_submit(app->reader, &ht->task) == 0)
+                goto out; /* heatmap_done() answers */
+            ht->deferred = NULL;
         }
-        rc = study_heatmap_png(result, &png, &plen);
-        free(result);
-        if (rc != 0) {
-            problem(resp, req, PROBLEM_INTERNAL, "the heat map of study %" PRId64 " failed", id);
-            goto out;
-        }
-        http_response_body(resp, 200, CT_PNG, (char *)png, plen);
-        cache_headers(resp, etag);
+        heatmap_build(ht, app->store);
+        heatmap_answer(ht, req, resp);
         goto out;
     }
     if (not_modified(req, resp, etag))
@@ -1741,7 +1806,8 @@ static int64_t on_headers_cors(void *user, const struct http_request *req,
 static void on_handle_cors(void *user, const struct http_request *req, struct http_response *resp)
 {
     on_handle(user, req, resp);
-    add_cors(user, req, resp);
+    if (resp->status != 0) /* else deferred (http_defer()): added with the answer */
+        add_cors(user, req, resp);
 }
 
 static void on_completed(void *user, const char *route, int status, double seconds)

@@ -9,7 +9,8 @@
  * (migrations applied) -> log "listening" (always the first log line, so
  * tests and users can read the bound address) and then "auth" -> requeue
  * every lease of a previous process (its tiles resume from the saved
- * ones) -> the pool -> SIGTERM/SIGINT handlers -> uv_run().
+ * ones) -> the reader thread (reader.h) -> the pool -> SIGTERM/SIGINT
+ * handlers -> uv_run().
  *
  * Shutdown (first SIGTERM/SIGINT): /readyz answers 503 and submits 503,
  * the listener stops accepting, no more tiles are claimed, running tiles
@@ -46,6 +47,7 @@
 #include "metrics.h"
 #include "pool.h"
 #include "queue.h"
+#include "reader.h"
 #include "retention.h"
 #include "routes.h"
 #include "sse.h"
@@ -98,6 +100,10 @@ static void on_drained(void *user)
     srv->retention = NULL;
     pool_close(srv->app.pool);
     srv->app.pool = NULL;
+    /* Before http_close(): the reader answers every deferred /boundary
+     * request (503 for those not started) while their connections live. */
+    reader_close(srv->app.reader);
+    srv->app.reader = NULL;
     http_close(srv->app.http);
     srv->app.http = NULL;
     sse_hub_close(srv->app.sse); /* after http_close(): the streams ended */
@@ -260,9 +266,17 @@ int serve_main(int argc, char **argv)
     pc.busy_timeout_ms = srv.cfg.busy_timeout_ms > 5000 ? srv.cfg.busy_timeout_ms : 5000;
     pc.on_change = on_job_change;
     pc.on_change_user = &srv.app;
+    /* /boundary reads a job's labels on this thread, not the loop's. Without
+     * it (no thread) they are read on the loop, as before. */
+    rc = reader_start(&srv.loop, srv.cfg.db, srv.cfg.busy_timeout_ms, &srv.app.reader);
+    if (rc != 0)
+        log_event(LOG_ERROR, "reader_start_failed", "s:s", "error", uv_strerror(rc));
+
     rc = pool_start(&srv.loop, store, &pc, &srv.app.pool);
     if (rc != 0) {
         log_event(LOG_ERROR, "pool_start_failed", "s:s", "error", uv_strerror(rc));
+        reader_close(srv.app.reader);
+        srv.app.reader = NULL;
         http_close(srv.app.http);
         srv.app.http = NULL;
         uv_run(&srv.loop, UV_RUN_DEFAULT);
