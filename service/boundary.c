@@ -175,12 +175,11 @@ int boundary_build(struct store *s, struct boundary_work *w)
 
     w->points = tb_grid_points(&w->spec);
     w->words = tb_label_words(w->points);
-    /* queue_load_labels() fills every point of the job: room for all. */
-    w->bits = calloc((size_t)tb_label_words(w->job_points > w->points ? w->job_points : w->points),
-                     sizeof *w->bits);
+    w->bits = calloc((size_t)w->words, sizeof *w->bits);
     if (!w->bits)
         return BOUNDARY_ENOMEM;
-    /* replicate 0's grid: the boundary is the spec's own run */
+    /* Replicate 0's grid (the spec's own run): the whole job unless it
+     * has replicates. */
     w->queue_rc = queue_load_range(s, w->job_id, 0, w->points, w->bits);
     if (w->queue_rc != QUEUE_OK) {
         rc = BOUNDARY_ELOAD;

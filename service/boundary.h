@@ -1,6 +1,6 @@
 /*
  * boundary.h - the heavy half of GET /v1/jobs/{id}/boundary: loads every
- * label of a job (queue_load_labels) and encodes the representation
+ * label of a job (queue_load_range) and encodes the representation
  * asked for (JSON page of flips, CSV page, PNG strip, packed words), or
  * keeps the labels for a NumPy body streamed a block at a time
  * (boundary_npy_read). routes.c checks the request and the job before,
@@ -34,7 +34,7 @@ enum boundary_format {
 /* What boundary_build() returns: 0 or a negative code. */
 enum boundary_status {
     BOUNDARY_OK = 0,
-    BOUNDARY_ELOAD = -1,   /* queue_load_labels failed: queue_rc says how */
+    BOUNDARY_ELOAD = -1,   /* queue_load_range failed: queue_rc says how */
     BOUNDARY_ENOMEM = -2,  /* no memory for the labels */
     BOUNDARY_EPNG = -3,    /* the PNG could not be drawn or encoded */
     BOUNDARY_EENCODE = -4, /* the JSON document could not be built (ENOMEM) */
@@ -44,8 +44,6 @@ struct boundary_work {
     /* In, set by the caller: */
     int64_t job_id;
     struct tb_spec spec; /* a copy of the job's spec; x0 NULL (never read here) */
-    uint64_t job_points; /* the job's points_total: with replicates, several
-                            grids; the answer is replicate 0's, the first */
     enum boundary_format format;
     int with_labels; /* BOUNDARY_JSON: include every label */
     uint64_t offset; /* the page of flips (JSON, CSV) */
@@ -64,7 +62,8 @@ struct boundary_work {
     uint64_t npy_pos;
 };
 
-/* Loads the labels of w->job_id through s and fills the outputs.
+/* Loads the labels of w->job_id through s (of replicate 0, the first grid,
+ * when the job has several) and fills the outputs.
  * Returns 0 or a negative enum boundary_status. */
 int boundary_build(struct store *s, struct boundary_work *w);
 

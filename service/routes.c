@@ -1076,7 +1076,6 @@ static void get_boundary(struct app *app, const struct http_request *req,
     bt = xcalloc(1, sizeof *bt);
     bt->app = app;
     bt->w.job_id = id;
-    bt->w.job_points = job.points_total;
     job_free(&job);
     bt->w.spec = spec.core;
     bt->w.spec.x0 = NULL; /* owned by spec, freed below; never read */
