@@ -7,7 +7,12 @@
  * event. A finished job shows the log-log plot of B(n) against 2^n with
  * the fitted line (uPlot), a refit control, the boundary strip (labels
  * from ?format=npy, binned along the learning rate, zoomable) and its PNG,
- * and the roughness facts. Charts are uPlot (vendored, see
+ * and the roughness facts. With replicates (spread.n > 1) D reads as
+ * mean ± std over the replicates, the log-log plot gets min..max whiskers
+ * of B(n) over the replicates, a chart shows each replicate's D with its
+ * stderr, and a study's cells get mean ± std whiskers; the whiskers are
+ * painted by uPlot draw hooks, which leave their count in the chart
+ * container's data-errorbars. Charts are uPlot (vendored, see
  * service/web/vendor/LICENSES).
  */
 'use strict';
@@ -55,9 +60,16 @@
     return j.progress ? j.progress.fraction || 0 : 0;
   }
 
+  // A spread with more than one replicate, else null.
+  function multi(sp) {
+    return sp && sp.n > 1 ? sp : null;
+  }
+
   function dimText(j) {
     const s = j.summary;
     if (!s || s.dimension === undefined || s.dimension === null) return '';
+    const sp = multi(s.spread);
+    if (sp) return fmt(sp.mean, 4) + ' ± ' + fmt(sp.std, 2) + ' (' + sp.n + ' rep.)';
     return fmt(s.dimension, 4) + ' ± ' + fmt(s.stderr, 2);
   }
 
@@ -78,6 +90,8 @@
     st.className = 'st status st-' + j.status;
     tr.querySelector('progress').value = progressOf(j);
     tr.querySelector('.dim').textContent = dimText(j);
+    tr.querySelector('.dim').title = j.summary && multi(j.summary.spread)
+      ? 'mean ± std over the replicates' : '';
     tr.classList.toggle('sel', state.selected === j.id);
     return tr;
   }
@@ -251,31 +265,178 @@
     return Math.max(320, $('#right').clientWidth - 40);
   }
 
+  /* Whiskers: a vertical line from y0 to y1 at x with caps of half-width w
+   * (canvas pixels), added to the current path. */
+  function whisker(ctx, x, y0, y1, w) {
+    ctx.moveTo(x, y0); ctx.lineTo(x, y1);
+    ctx.moveTo(x - w, y0); ctx.lineTo(x + w, y0);
+    ctx.moveTo(x - w, y1); ctx.lineTo(x + w, y1);
+  }
+
+  // Clip a draw hook to the plot area.
+  function clipPlot(u) {
+    const b = u.bbox;
+    u.ctx.beginPath();
+    u.ctx.rect(b.left, b.top, b.width, b.height);
+    u.ctx.clip();
+  }
+
+  /* Per level n: the smallest and largest positive B(n) over the
+   * replicates (null where none is positive). */
+  function countRange(reps) {
+    const levels = Math.max(0, ...reps.map((c) => c.length));
+    const lo = new Array(levels).fill(null), hi = new Array(levels).fill(null);
+    for (const c of reps) {
+      c.forEach((b, n) => {
+        if (!(b > 0)) return;
+        if (lo[n] === null || b < lo[n]) lo[n] = b;
+        if (hi[n] === null || b > hi[n]) hi[n] = b;
+      });
+    }
+    return [lo, hi];
+  }
+
+  function dimLine(fit) {
+    const sp = multi(fit.spread);
+    const win = 'r² ' + fmt(fit.r2, 4) + ', levels ' + fit.min_level + '..' + fit.max_level;
+    if (!sp)
+      return 'D = ' + fmt(fit.value, 5) + ' ± ' + fmt(fit.stderr, 3) + '  (' + win +
+        (fit.fractal ? ', fractal' : ', not fractal') + ')';
+    return 'D = ' + fmt(sp.mean, 5) + ' ± ' + fmt(sp.std, 3) + ' (mean ± std over ' + sp.n +
+      ' replicates; replicate 0: ' + fmt(fit.value, 5) + ' ± ' + fmt(fit.stderr, 3) +
+      ' OLS stderr, ' + win + '; ' + (sp.fractal ? 'fractal' : 'not fractal') + ', ' +
+      sp.fractal_replicates + ' of ' + sp.n + ' replicates fractal)';
+  }
+
   function drawDimension(d) {
     const counts = d.counts, fit = d.dimension;
+    const sp = multi(fit.spread);
+    const reps = sp && fit.replicates ? fit.replicates.map((r) => r.counts) : [];
     const xs = counts.map((_, n) => Math.pow(2, n));
     const ys = counts.map((b) => (b > 0 ? b : null));
     const line = counts.map((_, n) =>
       fit.value !== null && n >= fit.min_level && n <= fit.max_level
         ? Math.pow(2, fit.intercept + fit.value * n) : null);
-    $('#d-dim').textContent = 'D = ' + fmt(fit.value, 5) + ' ± ' + fmt(fit.stderr, 3) +
-      '  (r² ' + fmt(fit.r2, 4) + ', levels ' + fit.min_level + '..' + fit.max_level +
-      (fit.fractal ? ', fractal' : ', not fractal') + ')';
+    $('#d-dim').textContent = dimLine(fit);
     const data = [xs, ys, line];
+    // With replicates: their smallest and largest B(n) as two faint series
+    // (so that the y range holds them), whiskers between them (draw hook).
+    if (reps.length) data.push(...countRange(reps));
+    state.reps = reps;
+    const lg = $('#loglog-legend');
+    lg.hidden = !reps.length;
+    lg.textContent = reps.length ? 'whiskers: min..max of B(n) over the ' + reps.length +
+      ' replicates; dots: replicate 0 and its fit' : '';
+    drawReplicates(fit);
+    if (state.plots.loglog && state.plots.loglog.series.length !== data.length) {
+      state.plots.loglog.destroy();
+      delete state.plots.loglog;
+    }
     if (state.plots.loglog) {
       state.plots.loglog.setData(data);
       return;
     }
+    const series = [
+      { label: 'boxes 2^n', value: (u, v) => (v === null ? '–' : '2^' + Math.round(Math.log2(v))) },
+      { label: 'B(n)', stroke: '#1f5fbf', paths: () => null, points: { show: true, size: 8, fill: '#1f5fbf' } },
+      { label: 'fit', stroke: '#b3261e', width: 2, points: { show: false } },
+    ];
+    if (data.length > 3)
+      series.push(
+        { label: 'replicates min', stroke: 'rgba(31,95,191,0.35)', width: 1, dash: [4, 4], points: { show: false } },
+        { label: 'replicates max', stroke: 'rgba(31,95,191,0.35)', width: 1, dash: [4, 4], points: { show: false } });
+    const box = $('#loglog');
     state.plots.loglog = new uPlot({
       width: plotWidth(), height: 280,
       scales: { x: { time: false, distr: 3, log: 2 }, y: { distr: 3, log: 2 } },
-      series: [
-        { label: 'boxes 2^n', value: (u, v) => (v === null ? '–' : '2^' + Math.round(Math.log2(v))) },
-        { label: 'B(n)', stroke: '#1f5fbf', paths: () => null, points: { show: true, size: 8, fill: '#1f5fbf' } },
-        { label: 'fit', stroke: '#b3261e', width: 2, points: { show: false } },
-      ],
+      series,
       axes: [{ label: '2^n (boxes across the lr range)' }, { label: 'B(n) boundary boxes' }],
-    }, data, $('#loglog'));
+      hooks: {
+        // min..max of B(n) over the replicates, one whisker per level.
+        draw: [(u) => {
+          let drawn = 0;
+          if (u.data.length > 4) {
+            const ctx = u.ctx, px = devicePixelRatio, [lo, hi] = [u.data[3], u.data[4]];
+            ctx.save();
+            clipPlot(u);
+            ctx.beginPath();
+            ctx.strokeStyle = '#1f5fbf';
+            ctx.lineWidth = 1.5 * px;
+            for (let n = 0; n < u.data[0].length; n++) {
+              if (lo[n] === null || hi[n] === null) continue;
+              const x = u.valToPos(u.data[0][n], 'x', true);
+              whisker(ctx, x, u.valToPos(lo[n], 'y', true), u.valToPos(hi[n], 'y', true), 5 * px);
+              drawn++;
+            }
+            ctx.stroke();
+            ctx.restore();
+          }
+          box.dataset.errorbars = String(drawn);
+        }],
+      },
+    }, data, box);
+  }
+
+  /* Each replicate's D with its OLS stderr as whiskers, and the band
+   * mean ± std (with replicates only). */
+  function drawReplicates(fit) {
+    const sp = multi(fit.spread), box = $('#reps');
+    if (state.plots.reps) {
+      state.plots.reps.destroy();
+      delete state.plots.reps;
+    }
+    $('#reps-box').hidden = !sp;
+    box.dataset.errorbars = '0';
+    if (!sp || !fit.replicates) return;
+    const reps = fit.replicates;
+    const xs = reps.map((_, r) => r), ys = reps.map((r) => r.value);
+    const ends = reps.flatMap((r) => [r.value - (r.stderr || 0), r.value + (r.stderr || 0)])
+      .concat([sp.mean - sp.std, sp.mean + sp.std]).filter((v) => Number.isFinite(v));
+    let lo = Math.min(...ends), hi = Math.max(...ends);
+    const pad = hi > lo ? 0.08 * (hi - lo) : Math.max(0.05, Math.abs(hi) * 0.05);
+    lo -= pad; hi += pad;
+    state.plots.reps = new uPlot({
+      width: plotWidth(), height: 200,
+      scales: { x: { time: false, range: [-0.5, reps.length - 0.5] }, y: { range: [lo, hi] } },
+      series: [{ label: 'replicate', value: (u, v) => (v === null ? '–' : String(v)) },
+        { label: 'D', stroke: '#1f5fbf', paths: () => null, points: { show: true, size: 7, fill: '#1f5fbf' },
+          value: (u, v, si, i) => (v === null || i === null ? '–' : fmt(v, 5) + ' ± ' + fmt(reps[i].stderr, 3)) }],
+      axes: [{ label: 'replicate r (x0 moved r ulps up)', splits: () => xs, values: (u, sv) => sv.map((v) => String(v)) },
+        { label: 'D' }],
+      hooks: {
+        draw: [(u) => {
+          const ctx = u.ctx, px = devicePixelRatio, b = u.bbox;
+          ctx.save();
+          clipPlot(u);
+          // The band mean ± std and the mean.
+          const y0 = u.valToPos(sp.mean + sp.std, 'y', true), y1 = u.valToPos(sp.mean - sp.std, 'y', true);
+          ctx.fillStyle = 'rgba(179,38,30,0.12)';
+          ctx.fillRect(b.left, Math.min(y0, y1), b.width, Math.max(1, Math.abs(y1 - y0)));
+          ctx.beginPath();
+          ctx.strokeStyle = '#b3261e';
+          ctx.lineWidth = px;
+          ctx.setLineDash([6 * px, 4 * px]);
+          const ym = u.valToPos(sp.mean, 'y', true);
+          ctx.moveTo(b.left, ym); ctx.lineTo(b.left + b.width, ym);
+          ctx.stroke();
+          ctx.setLineDash([]);
+          // One whisker per replicate: D ± its stderr.
+          let drawn = 0;
+          ctx.beginPath();
+          ctx.strokeStyle = '#1f5fbf';
+          ctx.lineWidth = 1.5 * px;
+          reps.forEach((r, i) => {
+            if (r.value === null || !Number.isFinite(r.stderr)) return;
+            whisker(ctx, u.valToPos(i, 'x', true), u.valToPos(r.value - r.stderr, 'y', true),
+              u.valToPos(r.value + r.stderr, 'y', true), 4 * px);
+            drawn++;
+          });
+          ctx.stroke();
+          ctx.restore();
+          box.dataset.errorbars = String(drawn);
+        }],
+      },
+    }, [xs, ys], box);
   }
 
   /* Divergent fraction in nb bins over labels [i0, i1). */
@@ -363,24 +524,72 @@
     const crit = rows.length ? rows[0].critical : null;
     const Ds = rows.map((c) => c.D);
     const dmin = Math.min(...Ds), dmax = Math.max(...Ds);
+    // Cells with replicates get whiskers: mean ± std of D over them.
+    const spread = rows.filter((c) => multi(c.spread));
+    const box = $('#heatmap');
+    box.dataset.errorbars = '0';
+    // The whiskers' scale in a heat-map cell: bottom wlo, top whi.
+    const wends = Ds.concat(spread.flatMap((c) => [c.spread.mean - c.spread.std, c.spread.mean + c.spread.std]))
+      .filter((v) => Number.isFinite(v));
+    const wlo = Math.min(...wends), whi = Math.max(...wends);
+    const bars = spread.length
+      ? '; whiskers: mean ± std of D over the replicates (n = ' +
+        [...new Set(spread.map((c) => c.spread.n))].join(', ') + ')' +
+        (keys.length > 1 ? ', drawn in each cell on a scale from its bottom (D = ' + fmt(wlo, 3) +
+          ') to its top (D = ' + fmt(whi, 3) + ')' : '')
+      : '';
     $('#heat-legend').textContent = keys.length
       ? 'D from ' + fmt(dmin, 3) + ' (dark) to ' + fmt(dmax, 3) + ' (light); ' +
         (crit === null ? 'no θc for this family' : 'white line: θ = θc = ' + fmt(crit, 4)) +
-        '; rows ' + keys[0] + (keys[1] ? ', columns ' + keys[1] : '')
+        '; rows ' + keys[0] + (keys[1] ? ', columns ' + keys[1] : '') + bars
       : 'no cells';
+    drawCells(keys, rows, spread.length > 0);
     if (!keys.length) return;
     if (keys.length === 1) {
-      // One parameter: D against it, theta_c as a vertical rule on theta.
+      // One parameter: D against it, theta_c as a vertical rule on theta;
+      // whiskers mean ± std where a cell has replicates.
       const sorted = rows.slice().sort((a, b) => a.params[keys[0]] - b.params[keys[0]]);
+      const ends = sorted.flatMap((c) => (multi(c.spread)
+        ? [c.D, c.spread.mean - c.spread.std, c.spread.mean + c.spread.std] : [c.D]))
+        .filter((v) => Number.isFinite(v));
+      let lo = Math.min(...ends), hi = Math.max(...ends);
+      const pad = hi > lo ? 0.08 * (hi - lo) : Math.max(0.05, Math.abs(hi) * 0.05);
+      lo -= pad; hi += pad;
       state.plots.heat = new uPlot({
-        width: plotWidth(), height: 280, scales: { x: { time: false } },
+        width: plotWidth(), height: 280,
+        scales: { x: { time: false }, y: spread.length ? { range: [lo, hi] } : {} },
         series: [{ label: keys[0] }, { label: 'D', stroke: '#1f5fbf', points: { show: true, size: 7 } }],
         axes: [{ label: keys[0] }, { label: 'D' }],
-      }, [sorted.map((c) => c.params[keys[0]]), sorted.map((c) => c.D)], $('#heatmap'));
+        hooks: {
+          draw: [(u) => {
+            const ctx = u.ctx, px = devicePixelRatio;
+            let drawn = 0;
+            ctx.save();
+            clipPlot(u);
+            ctx.beginPath();
+            ctx.strokeStyle = '#b3261e';
+            ctx.lineWidth = 1.5 * px;
+            for (const c of sorted) {
+              const sp = multi(c.spread);
+              if (!sp) continue;
+              const x = u.valToPos(c.params[keys[0]], 'x', true);
+              whisker(ctx, x, u.valToPos(sp.mean - sp.std, 'y', true), u.valToPos(sp.mean + sp.std, 'y', true), 5 * px);
+              // The mean: a short bar across the whisker.
+              const ym = u.valToPos(sp.mean, 'y', true);
+              ctx.moveTo(x - 3 * px, ym); ctx.lineTo(x + 3 * px, ym);
+              drawn++;
+            }
+            ctx.stroke();
+            ctx.restore();
+            box.dataset.errorbars = String(drawn);
+          }],
+        },
+      }, [sorted.map((c) => c.params[keys[0]]), sorted.map((c) => c.D)], box);
       return;
     }
     // Two parameters: cells in index space; rows = the first parameter.
     const [ry, cx] = [axisVals[0], axisVals[1]];
+    // (the draw hooks below: theta_c, then the replicates' whiskers)
     const grid = new Map(rows.map((c) => [ry.indexOf(c.params[keys[0]]) + ',' + cx.indexOf(c.params[keys[1]]), c]));
     // uPlot wants sorted x: one point per column; the cells are drawn by paths().
     const xs = cx.map((_, j) => j), ys = cx.map(() => 0);
@@ -435,9 +644,66 @@
           }
           ctx.stroke();
           ctx.restore();
+        }, (u) => {
+          // Replicates: in each cell a whisker mean ± std on a scale from
+          // the cell's bottom edge (wlo) to its top edge (whi).
+          const ctx = u.ctx, px = devicePixelRatio;
+          let drawn = 0;
+          ctx.save();
+          for (const c of grid.values()) {
+            const sp = multi(c.spread);
+            if (!sp) continue;
+            const r = cellRect(u, ry.indexOf(c.params[keys[0]]), cx.indexOf(c.params[keys[1]]));
+            const at = (v) => {
+              const t = whi > wlo ? (v - wlo) / (whi - wlo) : 0.5;
+              return r[1] + r[3] * (1 - 0.1 - 0.8 * Math.max(0, Math.min(1, t)));
+            };
+            const x = r[0] + r[2] / 2, w = Math.min(6 * px, r[2] / 4);
+            ctx.beginPath();
+            // Dark ink on the light end of the ramp, white on the dark end.
+            ctx.strokeStyle = (dmax > dmin ? (c.D - dmin) / (dmax - dmin) : 0.5) > 0.6 ? '#000' : '#fff';
+            ctx.lineWidth = 1.5 * px;
+            whisker(ctx, x, at(sp.mean - sp.std), at(sp.mean + sp.std), w);
+            ctx.moveTo(x - w / 2, at(sp.mean)); ctx.lineTo(x + w / 2, at(sp.mean));
+            ctx.stroke();
+            drawn++;
+          }
+          ctx.restore();
+          box.dataset.errorbars = String(drawn);
         }],
       },
-    }, [xs, ys], $('#heatmap'));
+    }, [xs, ys], box);
+  }
+
+  /* The cells as a table, with replicates only: parameters, theta, D of
+   * replicate 0 ± its stderr, and the spread. */
+  function drawCells(keys, rows, any) {
+    $('#cells-box').hidden = !any;
+    const head = $('#cells thead'), body = $('#cells tbody');
+    head.replaceChildren();
+    body.replaceChildren();
+    if (!any) return;
+    const th = document.createElement('tr');
+    for (const t of [...keys, 'θ', 'D (rep. 0) ± stderr', 'mean ± std', 'n', 'min..max', 'fractal'])
+      th.append(Object.assign(document.createElement('th'), { textContent: t }));
+    head.append(th);
+    const sorted = rows.slice().sort((a, b) => a.index - b.index);
+    for (const c of sorted) {
+      const sp = c.spread || { n: 1 }, tr = document.createElement('tr');
+      tr.dataset.index = c.index;
+      const cells = [...keys.map((k) => fmt(c.params[k], 4)), fmt(c.theta, 4),
+        fmt(c.D, 4) + ' ± ' + fmt(c.stderr, 2),
+        sp.n > 1 ? fmt(sp.mean, 4) + ' ± ' + fmt(sp.std, 2) : '–', String(sp.n),
+        sp.n > 1 ? fmt(sp.min, 4) + '..' + fmt(sp.max, 4) : '–',
+        (c.fractal ? 'yes' : 'no') + (sp.n > 1 ? ' (' + sp.fractal_replicates + ' of ' + sp.n + ')' : '')];
+      cells.forEach((t, k) => {
+        const td = document.createElement('td');
+        td.textContent = t;
+        if (k === keys.length + 2) td.className = 'spread';
+        tr.append(td);
+      });
+      body.append(tr);
+    }
   }
 
   function drawFacts(r) {
@@ -451,6 +717,9 @@
       ['convex', r.roughness && (r.roughness.convex ? 'yes' : 'no')],
       ['engine', r.engine && (r.engine.precision + ' (' + r.engine.isa + ')')],
       ['fit warnings', r.dimension && r.dimension.warnings && (r.dimension.warnings.join('; ') || 'none')],
+      ['replicates', r.dimension && (multi(r.dimension.spread)
+        ? r.dimension.spread.n + ' (D from ' + fmt(r.dimension.spread.min, 5) + ' to ' +
+          fmt(r.dimension.spread.max, 5) + ')' : '1')],
       ['elapsed', fmt(r.elapsed_s, 3) + ' s'],
     ];
     const dl = $('#facts');
