@@ -12,7 +12,9 @@
 # steps is about 10^11 point-steps, minutes on two cores with the fast path
 # but hours with the reference path. Not part of `make test`: `make
 # study-demo`. Knobs: DEMO_WORKERS (default: online cores), DEMO_TIMEOUT
-# seconds (default 7200), DEMO_KEEP=1 keeps the temporary directory.
+# seconds (default 7200), DEMO_REPLICATES (default 1: each cell N times from
+# x0 nudged by ulps, with the spread of D per cell; the cost is N times),
+# DEMO_KEEP=1 keeps the temporary directory.
 set -u
 bin=${1:-build/trainbound}
 [ -x "$bin" ] || { echo "study-demo: no binary $bin (run make first)" >&2; exit 2; }
@@ -21,6 +23,10 @@ for tool in curl jq; do
 done
 workers=${DEMO_WORKERS:-$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 2)}
 timeout=${DEMO_TIMEOUT:-7200}
+replicates=${DEMO_REPLICATES:-1}
+case "$replicates" in
+'' | *[!0-9]*) echo "study-demo: DEMO_REPLICATES must be an integer in 1..32" >&2; exit 2 ;;
+esac
 tmp=$(mktemp -d)
 pid=""
 cleanup() {
@@ -30,21 +36,22 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-cat > "$tmp/map.json" <<'JSON'
+cat > "$tmp/map.json" <<JSON
 {"name": "additive 10x10 map (paper)",
  "model": {"family": "additive", "dim": 1, "amplitude": 0.01, "wavelength": 1},
  "x0": 5, "steps": 1000,
  "divergence": {"criterion": "loss_sum", "threshold": 1e16},
  "lr": {"levels": 20},
  "precision": "fast",
+ "replicates": $replicates,
  "vary": {"model.amplitude": {"linspace": [0.01, 0.2, 10]},
           "model.wavelength": {"linspace": [0.01, 1, 10]}}}
 JSON
 
-# The map costs 100 x (2^20 + 1) x 1000 point-steps, over the default
-# --max-cost of 2^36: raise it for this server.
+# The map costs 100 x (2^20 + 1) x 1000 point-steps per replicate, over the
+# default --max-cost of 2^36: raise it for this server.
 "$bin" serve --listen 127.0.0.1:0 --db "$tmp/demo.db" --workers "$workers" \
-    --max-cost 1e12 2> "$tmp/server.log" &
+    --max-cost 1e14 2> "$tmp/server.log" &
 pid=$!
 addr=""
 i=0
@@ -84,13 +91,13 @@ wall=$(( $(date +%s) - start ))
 
 curl -sS "$url/v1/jobs/$id/result" > "$tmp/result.json"
 echo
-printf '%10s %10s %14s %7s %7s  %s\n' amplitude wavelength theta D stderr fractal
+printf '%10s %10s %14s %7s %7s %7s %7s  %s\n' amplitude wavelength theta D stderr D_mean D_std fractal
 jq -r '.cells[] | [.params["model.amplitude"], .params["model.wavelength"], .theta, .D, .stderr,
-       .fractal] | @tsv' "$tmp/result.json" |
-    awk -F '\t' '{ printf "%10.4g %10.4g %14.6g %7.3f %7.3f  %s\n", $1, $2, $3, $4, $5, $6 }'
+       .spread.mean, .spread.std, .fractal] | @tsv' "$tmp/result.json" |
+    awk -F '\t' '{ printf "%10.4g %10.4g %14.6g %7.3f %7.3f %7.3f %7.3f  %s\n", $1, $2, $3, $4, $5, $6, $7, $8 }'
 echo
 jq -r '.summary | "summary: \(.fractal_cells) fractal of \(.cells) cells, \(.convex_cells) convex; transition theta \(.transition_theta) (largest smooth theta below it \(.largest_smooth_theta_below)), theta_c \(.theta_c), ratio \(.transition_ratio)"' "$tmp/result.json"
-echo "study-demo: wall time ${wall} s (submit to succeeded, $workers workers, fast path)"
+echo "study-demo: wall time ${wall} s (submit to succeeded, $workers workers, fast path, $replicates replicate(s))"
 
 ok=1
 jq -e '[.cells[] | select(.convex) | .D == 0 and .fractal == false] | all' "$tmp/result.json" > /dev/null ||
