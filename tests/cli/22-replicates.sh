@@ -86,18 +86,17 @@ head -1 s.csv | grep -q ',reused,replicates,D_mean,D_std,D_min,D_max,B0,'
 [ "$(sed -n 2p s.csv | cut -d, -f14)" = 3 ] || { echo "csv replicates: $(sed -n 2p s.csv)"; exit 1; }
 
 # Limits: the range, and the cost counts the replicates.
+# refused SPEC PATTERN: `run` exits 2 with a message matching PATTERN.
+refused() {
+    set +e
+    "$TB_BIN" run --quiet "$1" > /dev/null 2> refused.err
+    rc=$?
+    set -e
+    [ $rc = 2 ] || { echo "$1: exit $rc, want 2"; exit 1; }
+    grep -q "$2" refused.err || { echo "$1: $(cat refused.err)"; exit 1; }
+}
 jq '.replicates = 33' a.json > bad.json
-set +e
-"$TB_BIN" run --quiet bad.json > /dev/null 2> bad.err
-rc=$?
-set -e
-[ $rc = 2 ] || { echo "replicates 33: exit $rc"; exit 1; }
-grep -q 'replicates: must be an integer in 1..32' bad.err
+refused bad.json 'replicates: must be an integer in 1..32'
 jq '.replicates = 32 | .lr.levels = 32 | .steps = 262144' a.json > cost.json
-set +e
-"$TB_BIN" run --quiet cost.json > /dev/null 2> cost.err
-rc=$?
-set -e
-[ $rc = 2 ] || { echo "over the cost: exit $rc"; exit 1; }
-grep -q 'lr.levels: the sweep would cost (2^32 + 1) \* 262144 steps \* 32 replicates' cost.err
+refused cost.json 'lr.levels: the sweep would cost (2^32 + 1) \* 262144 steps \* 32 replicates'
 echo ok
