@@ -392,7 +392,7 @@
     const xs = reps.map((_, r) => r), ys = reps.map((r) => r.value);
     const ends = reps.flatMap((r) => [r.value - (r.stderr || 0), r.value + (r.stderr || 0)])
       .concat([sp.mean - sp.std, sp.mean + sp.std]).filter((v) => Number.isFinite(v));
-    let lo = Math.min(...ends), hi = Math.max(...ends);
+    let lo = ends.length ? Math.min(...ends) : 0, hi = ends.length ? Math.max(...ends) : 1;
     const pad = hi > lo ? 0.08 * (hi - lo) : Math.max(0.05, Math.abs(hi) * 0.05);
     lo -= pad; hi += pad;
     state.plots.reps = new uPlot({
@@ -552,7 +552,7 @@
       const ends = sorted.flatMap((c) => (multi(c.spread)
         ? [c.D, c.spread.mean - c.spread.std, c.spread.mean + c.spread.std] : [c.D]))
         .filter((v) => Number.isFinite(v));
-      let lo = Math.min(...ends), hi = Math.max(...ends);
+      let lo = ends.length ? Math.min(...ends) : 0, hi = ends.length ? Math.max(...ends) : 1;
       const pad = hi > lo ? 0.08 * (hi - lo) : Math.max(0.05, Math.abs(hi) * 0.05);
       lo -= pad; hi += pad;
       state.plots.heat = new uPlot({
