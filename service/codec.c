@@ -1105,10 +1105,16 @@ json_t *codec_reps_warnings(const struct tb_fit *fits, int n)
     /* The OLS error is conditional on one rounding of every run; when the
      * replicates scatter more than it allows, it is not the error bar. */
     if (w && n > 1 && fits[0].fractal && spread.std > 2.0 * fits[0].se) {
-        snprintf(msg, sizeof msg,
-                 "the %d replicates scatter by std %.3g, %.1f times the fit's stderr %.3g: "
-                 "quote the spread as the error bar",
-                 n, spread.std, fits[0].se > 0 ? spread.std / fits[0].se : HUGE_VAL, fits[0].se);
+        if (fits[0].se > 0)
+            snprintf(msg, sizeof msg,
+                     "the %d replicates scatter by std %.3g, %.1f times the fit's stderr %.3g: "
+                     "quote the spread as the error bar",
+                     n, spread.std, spread.std / fits[0].se, fits[0].se);
+        else /* a perfect line through replicate 0's counts */
+            snprintf(msg, sizeof msg,
+                     "the %d replicates scatter by std %.3g while the fit's stderr is 0: quote "
+                     "the spread as the error bar",
+                     n, spread.std);
         if (json_array_append_new(w, json_string(msg))) {
             json_decref(w);
             return NULL;
