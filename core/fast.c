@@ -55,6 +55,28 @@
 #define FAST_C16 0x1.ae5a5b5825427p-45
 #define FAST_C18 -0x1.5eeac0500ceebp-53
 /* C: worst truncation error 1.02e-19 */
+/* The same polynomials in units of pi, for the lean loops (fast_kernel.h):
+ * sin(pi r) = r (pi + z SP(z)) and cos(pi r) = 1 + z CP(z), z = r^2,
+ * |r| <= 1/2; each coefficient is the one above times a power of pi, in
+ * 60-digit arithmetic, rounded once (tools/fit-sincos.py prints both). */
+#define FAST_PI 0x1.921fb54442d18p+1
+#define FAST_SP0 -0x1.4abbce625be52p+2
+#define FAST_SP1 0x1.466bc6775aad6p+1
+#define FAST_SP2 -0x1.32d2cce62adb7p-1
+#define FAST_SP3 0x1.50783486f1709p-4
+#define FAST_SP4 -0x1.e3074ee5db54ap-8
+#define FAST_SP5 0x1.e8f3b007faa65p-12
+#define FAST_SP6 -0x1.6f8669723cc57p-16
+#define FAST_SP7 0x1.9ec57f39f1716p-21
+#define FAST_CP0 -0x1.3bd3cc9be45dep+2
+#define FAST_CP1 0x1.03c1f081b5ac3p+2
+#define FAST_CP2 -0x1.55d3c7e3cbff6p+0
+#define FAST_CP3 0x1.e1f506891b0c7p-3
+#define FAST_CP4 -0x1.a6d1f2a16558bp-6
+#define FAST_CP5 0x1.f9d3899ad42f5p-10
+#define FAST_CP6 -0x1.b6e1fbae7c316p-14
+#define FAST_CP7 0x1.20ad6dd24af91p-18
+#define FAST_CP8 -0x1.22675d265119cp-23
 
 struct fast_args {
     const struct tb_spec *spec;
@@ -147,11 +169,31 @@ static void fast_lean_setup(struct fast_args *a)
     }
 }
 
-/* The best ISA this CPU has, capped by cap. */
+/* TRAINBOUND_ISA=avx512|avx2|sse2 caps the fast path for the whole
+ * process (benchmarks and tests of the narrower kernels on a wide CPU);
+ * a spec's own isa_cap, when set, wins. Read at each call: no state. */
+static enum tb_isa fast_env_cap(void)
+{
+    const char *e = getenv("TRAINBOUND_ISA");
+
+    if (!e)
+        return TB_ISA_BEST;
+    if (strcmp(e, "sse2") == 0)
+        return TB_ISA_SSE2;
+    if (strcmp(e, "avx2") == 0)
+        return TB_ISA_AVX2;
+    if (strcmp(e, "avx512") == 0)
+        return TB_ISA_AVX512;
+    return TB_ISA_BEST;
+}
+
+/* The best ISA this CPU has, capped by cap (or by TRAINBOUND_ISA). */
 static enum tb_isa fast_pick(enum tb_isa cap)
 {
     enum tb_isa best = TB_ISA_SSE2;
 
+    if (cap == TB_ISA_BEST)
+        cap = fast_env_cap();
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq"))
         best = TB_ISA_AVX512;
