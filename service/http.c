@@ -674,8 +674,9 @@ int http_start(uv_loop_t *loop, const struct http_config *cfg, const struct http
     const union MHD_DaemonInfo *info;
     struct http_server *s;
     /* Suspend/resume (which implies an inter-thread channel, needed by
-     * MHD_quiesce_daemon) is on for the SSE stream to come; nothing here
-     * suspends yet, so MHD_stop_daemon never meets a suspended connection. */
+     * MHD_quiesce_daemon) is on for the event streams and the deferred
+     * answers; http_close() resumes both before MHD_stop_daemon, which must
+     * never meet a suspended connection. */
     unsigned flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
     int rc, epfd;
 

@@ -17,7 +17,8 @@
  * get --shutdown-timeout seconds to finish and are then canceled (their
  * leases are handed back with queue_release(), so a graceful stop never
  * uses up an attempt; a crash's leases are recovered at the next start),
- * then the HTTP server and every handle close, the loop ends and the process exits 0. A second signal
+ * then the reader thread (its deferred requests answered: 503 for those
+ * not started), the HTTP server and every handle close, the loop ends and the process exits 0. A second signal
  * cancels the running tiles at once.
  *
  * Exit codes: 0 after a graceful shutdown (or --help); 1 runtime failure
