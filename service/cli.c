@@ -7,13 +7,18 @@
  * Threads: everything here runs on the main thread, which runs a private
  * libuv loop for the sweep, except tile_work() and tile_progress(), which
  * run on libuv pool threads. A pool thread touches only its own struct tile,
- * the read-only spec, and two atomics of the sweep (the cancel flag and the
- * progress counter). The label array belongs to the main thread: a finished
- * tile's labels are copied into it in tile_done(), on the loop thread.
+ * the read-only spec, three atomics of the sweep (the cancel flag, the
+ * progress counter and the next tile to claim) and the label words of the
+ * tiles it claimed; the main thread reads the labels once every worker is
+ * back (libuv orders tile_done() after tile_work()).
  *
  * The sweep is cut into tiles of a multiple of 64 points, so every tile
- * starts on a label word and tb_labels_put() copies whole words; about 32
- * tiles per thread, and at most one tile per thread in flight. Labels depend
+ * starts on a label word and no two tiles share one: about 16 tiles per
+ * thread, at least TILE_MIN points each. Each pool thread claims tiles from
+ * an atomic counter and writes their labels straight into the label array
+ * (its own words only) until none is left, so a finished tile costs no trip
+ * through the loop thread (which, on a machine with as many threads as
+ * cores, had to preempt a worker to hand out the next tile). Labels depend
  * only on the spec and the point index, so the result is the same for any
  * thread count and tile size.
  *
@@ -41,7 +46,10 @@
 
 #define SPEC_MAX_BYTES ((size_t)16 << 20) /* 16 MiB */
 #define MAX_THREADS 1024                  /* libuv's own pool ceiling */
-#define TILES_PER_THREAD 32
+#define TILES_PER_THREAD 16
+/* A smaller tile spends too much of its time draining: its last runs keep
+ * a few SIMD lanes busy while the others idle (about 3% at 1024 points). */
+#define TILE_MIN 2048
 #define PROGRESS_MS 100
 #define BAR_WIDTH 30
 
@@ -301,12 +309,11 @@ struct sweep;
 struct tile {
     uv_work_t req;     /* req.data points back here */
     struct sweep *sw;  /* the sweep this slot serves */
-    uint64_t begin;    /* first point: a multiple of 64 */
-    uint64_t count;    /* points in this tile */
-    uint64_t *buf;     /* owned: this slot's labels, tb_label_words(tile_points) words */
+    uint64_t begin;    /* first point of the current tile: a multiple of 64 */
+    uint64_t count;    /* points in the current tile */
     uint64_t reported; /* progress already added to sw->done (pool thread only) */
-    int rc;            /* tb_sweep_tile()'s code, read in tile_done() */
-    struct tb_tile_stats st; /* written by the pool thread, read in tile_done() */
+    int rc;            /* the first failing tb_sweep_tile() code, read in tile_done() */
+    uint64_t lane_steps; /* summed over this thread's tiles, read in tile_done() */
 };
 
 struct sweep {
@@ -314,9 +321,11 @@ struct sweep {
     uv_timer_t timer;              /* progress bar; only when show_progress */
     uv_signal_t sigint;            /* raises cancel */
     const struct codec_spec *spec; /* borrowed, read-only for every thread */
-    uint64_t *labels;              /* borrowed: all labels; loop thread only */
+    uint64_t *labels;              /* borrowed: all labels; each tile's words are
+                                      written by the pool thread that ran it */
     uint64_t first;                /* sweep point of labels bit 0 (a replicate's start) */
-    uint64_t points, tile_points, n_tiles, next_tile;
+    uint64_t points, tile_points, n_tiles;
+    atomic_uint_fast64_t next_tile; /* the next tile to claim (pool threads) */
     struct tile *slots; /* owned: one per tile in flight */
     int n_slots, in_flight;
     int show_progress, drawn, finished, interrupted;
@@ -343,15 +352,30 @@ static void tile_progress(void *user, uint64_t done_in_tile)
     t->reported = done_in_tile;
 }
 
-/* Pool thread. */
+/* Pool thread: runs tiles until none is left, a tile fails or cancel. */
 static void tile_work(uv_work_t *req)
 {
     struct tile *t = req->data;
     struct sweep *sw = t->sw;
+    struct tb_tile_stats st;
 
-    t->reported = 0;
-    t->rc = tb_sweep_tile(&sw->spec->core, t->begin, t->count, t->buf, &sw->cancel,
-                          sw->show_progress ? tile_progress : NULL, t, &t->st);
+    t->rc = TB_OK;
+    t->lane_steps = 0;
+    for (;;) {
+        uint64_t k = atomic_fetch_add_explicit(&sw->next_tile, 1, memory_order_relaxed), at;
+
+        if (k >= sw->n_tiles || atomic_load_explicit(&sw->cancel, memory_order_relaxed))
+            return;
+        at = k * sw->tile_points; /* a multiple of 64 */
+        t->begin = sw->first + at;
+        t->count = sw->points - at < sw->tile_points ? sw->points - at : sw->tile_points;
+        t->reported = 0;
+        t->rc = tb_sweep_tile(&sw->spec->core, t->begin, t->count, sw->labels + at / 64,
+                              &sw->cancel, sw->show_progress ? tile_progress : NULL, t, &st);
+        if (t->rc != TB_OK)
+            return;
+        t->lane_steps += st.lane_steps;
+    }
 }
 
 static void draw_progress(struct sweep *sw)
@@ -406,44 +430,29 @@ static void finish(struct sweep *sw)
 
 static void tile_done(uv_work_t *req, int status);
 
-/* Loop thread: gives slot t the next tile. Returns 0 or a TB_E* code. */
+/* Loop thread: starts slot t's worker. Returns 0 or a TB_E* code. */
 static int submit(struct sweep *sw, struct tile *t)
 {
-    uint64_t at = sw->next_tile * sw->tile_points;
-
-    t->begin = sw->first + at;
-    t->count = sw->points - at < sw->tile_points ? sw->points - at : sw->tile_points;
     t->rc = TB_OK;
     if (uv_queue_work(&sw->loop, &t->req, tile_work, tile_done) != 0)
         return TB_EINVAL;
-    sw->next_tile++;
     sw->in_flight++;
     return TB_OK;
 }
 
-/* Loop thread: a tile came back. */
+/* Loop thread: a worker ran out of tiles (or failed). */
 static void tile_done(uv_work_t *req, int status)
 {
     struct tile *t = req->data;
     struct sweep *sw = t->sw;
-    int rc;
 
     sw->in_flight--;
     if (status == 0 && t->rc == TB_OK) {
-        tb_labels_put(sw->labels, t->begin - sw->first, t->buf, t->count);
-        sw->lane_steps += t->st.lane_steps;
+        sw->lane_steps += t->lane_steps;
     } else if (!(t->rc == TB_ECANCELED && atomic_load(&sw->cancel))) {
         if (!sw->rc)
             sw->rc = status ? TB_EINVAL : t->rc;
         atomic_store(&sw->cancel, 1); /* stop the other tiles too */
-    }
-    if (!atomic_load(&sw->cancel) && sw->next_tile < sw->n_tiles) {
-        rc = submit(sw, t);
-        if (rc == TB_OK)
-            return;
-        if (!sw->rc)
-            sw->rc = rc;
-        atomic_store(&sw->cancel, 1);
     }
     if (sw->in_flight == 0)
         finish(sw);
@@ -473,13 +482,14 @@ static int run_sweep(const struct codec_spec *spec, int replicate, int threads, 
     per = (sw->points + (uint64_t)threads * TILES_PER_THREAD - 1) /
           ((uint64_t)threads * TILES_PER_THREAD);
     sw->tile_points = (per + 63) / 64 * 64;
-    if (sw->tile_points < 64)
-        sw->tile_points = 64;
+    if (sw->tile_points < TILE_MIN)
+        sw->tile_points = TILE_MIN;
     sw->n_tiles = (sw->points + sw->tile_points - 1) / sw->tile_points;
     sw->n_slots = (uint64_t)threads < sw->n_tiles ? threads : (int)sw->n_tiles;
     sw->show_progress = show_progress;
     atomic_init(&sw->cancel, 0);
     atomic_init(&sw->done, 0);
+    atomic_init(&sw->next_tile, 0);
 
     sw->slots = calloc((size_t)sw->n_slots, sizeof *sw->slots);
     if (!sw->slots) {
@@ -489,11 +499,6 @@ static int run_sweep(const struct codec_spec *spec, int replicate, int threads, 
     for (i = 0; i < sw->n_slots; i++) {
         sw->slots[i].sw = sw;
         sw->slots[i].req.data = &sw->slots[i];
-        sw->slots[i].buf = malloc(tb_label_words(sw->tile_points) * sizeof(uint64_t));
-        if (!sw->slots[i].buf) {
-            rc = TB_ENOMEM;
-            goto out;
-        }
     }
 
     if (uv_loop_init(&sw->loop) != 0) {
@@ -525,8 +530,6 @@ static int run_sweep(const struct codec_spec *spec, int replicate, int threads, 
     *lane_steps = sw->lane_steps;
     rc = sw->interrupted ? TB_ECANCELED : sw->rc;
 out:
-    for (i = 0; i < sw->n_slots; i++)
-        free(sw->slots[i].buf);
     free(sw->slots);
     free(sw);
     return rc;
