@@ -404,6 +404,20 @@ FK_NAME(settle)(const struct fast_args *a, struct FK_NAME(book) *b, uint64_t *ou
     }
 }
 
+/* The nearest deadline of nu vectors of lanes (INFINITY when all idle). */
+FK_AI double FK_NAME(min_dl)(const int nu, const FK_VD *dl)
+{
+    FK_VD m = dl[0];
+    double r;
+    int u, i;
+
+    FK_EACH(u) m = FK_NAME(sel)(dl[u] < m, dl[u], m);
+    r = m[0];
+    for (i = 1; i < FK_W; i++)
+        r = m[i] < r ? m[i] : r;
+    return r;
+}
+
 /*
  * The 1-D kernel's loop for one family (fam), mode (lean) and number of
  * vectors in flight (nu), all compile-time constants after inlining, so
@@ -419,7 +433,7 @@ FK_AI int FK_NAME(loop_1d)(const struct fast_args *a, uint64_t *out, struct FK_N
     const double xr = sqrt(a->lean_xc) * (1.0 - 0x1p-40);
     const FK_VL ones = ~(FK_VL){0};
     uint64_t last_progress = 0;
-    double it = 0.0;
+    double it = 0.0, next_dl;
     unsigned iter = 0;
     int u, i;
 
@@ -437,6 +451,7 @@ FK_AI int FK_NAME(loop_1d)(const struct fast_args *a, uint64_t *out, struct FK_N
         x[u] = (FK_VD){0} + a->x0;
         sn[u] = (FK_VD){0} + a->sn0;
     }
+    next_dl = FK_NAME(min_dl)(nu, dl);
 
     while (b->active > 0) {
         FK_VD ph[FK_UMAX], cs[FK_UMAX], itv;
@@ -483,10 +498,19 @@ FK_AI int FK_NAME(loop_1d)(const struct fast_args *a, uint64_t *out, struct FK_N
             {
                 /* |x| against the root of xc: an AND, not a multiply; a
                  * multiplicative run at exactly 0 stays there, bounded */
-                stop[u] = ~(FK_NAME(vabs)(x[u]) <= xr) | (dl[u] == itv);
+                stop[u] = ~(FK_NAME(vabs)(x[u]) <= xr);
                 if (fam == TB_MULTIPLICATIVE)
                     stop[u] = stop[u] | (x[u] == 0.0);
                 any = any | stop[u];
+            }
+            /* deadlines only when the nearest one is due: the per-lane
+             * compare leaves the hot path, and dl its registers */
+            if (__builtin_expect(it >= next_dl, 0)) {
+                FK_EACH(u)
+                {
+                    stop[u] = stop[u] | (dl[u] == itv);
+                    any = any | stop[u];
+                }
             }
         } else {
             FK_EACH(u)
@@ -518,6 +542,8 @@ FK_AI int FK_NAME(loop_1d)(const struct fast_args *a, uint64_t *out, struct FK_N
                     sum[u] = v.sum;
                 }
             }
+            if (lean)
+                next_dl = FK_NAME(min_dl)(nu, dl);
             if (a->progress && b->finished - last_progress >= 1024) {
                 a->progress(a->progress_user, b->finished);
                 last_progress = b->finished;
