@@ -36,10 +36,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
 #include <uv.h>
 
 #include "cli.h"
 #include "codec.h"
+#include "kind.h"
 #include "npy.h"
 #include "study.h"
 #include "tb.h"
@@ -272,6 +274,7 @@ static int load_spec(const char *buf, size_t len, struct codec_spec *spec, struc
 {
     struct codec_limits lim;
     struct codec_errors *errs;
+    json_t *root = NULL;
     int rc;
 
     errs = malloc(sizeof *errs);
@@ -280,11 +283,13 @@ static int load_spec(const char *buf, size_t len, struct codec_spec *spec, struc
         return CLI_EXIT_FAILURE;
     }
     codec_limits_default(&lim);
-    *is_study = study_is_study(buf, len);
-    if (*is_study)
-        rc = study_parse(buf, len, &lim, study, errs);
-    else
-        rc = codec_parse_spec(buf, len, &lim, spec, errs);
+    /* The text is parsed once; its kind (a study has "vary") reads it. */
+    rc = codec_load_json(buf, len, &root, errs);
+    *is_study = rc == CODEC_OK && kind_of_body(root) == &kind_study;
+    if (rc == CODEC_OK)
+        rc = *is_study ? study_parse_json(root, &lim, study, errs)
+                       : codec_spec_from_json(root, &lim, spec, errs);
+    json_decref(root);
     if (rc != CODEC_OK)
         print_errors(errs);
     free(errs);

@@ -800,27 +800,37 @@ int codec_spec_from_json(const json_t *root, const struct codec_limits *lim, str
     return CODEC_OK;
 }
 
-int codec_parse_spec(const char *buf, size_t len, const struct codec_limits *lim,
-                     struct codec_spec *out, struct codec_errors *errs)
+int codec_load_json(const char *buf, size_t len, json_t **root, struct codec_errors *errs)
 {
     json_error_t jerr;
-    json_t *root;
     struct loc l;
-    int rc;
 
-    memset(out, 0, sizeof *out);
     memset(errs, 0, sizeof *errs);
     loc_root(&l);
+    *root = NULL;
     if (!buf && len > 0) {
         err_add(errs, &l, "no spec text");
         return CODEC_EINVALID;
     }
-    root = json_loadb(buf ? buf : "", len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
-    if (!root) {
+    *root = json_loadb(buf ? buf : "", len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
+    if (!*root) {
         err_add(errs, &l, "invalid JSON at line %d, column %d: %s", jerr.line, jerr.column,
                 jerr.text);
         return CODEC_EJSON;
     }
+    return CODEC_OK;
+}
+
+int codec_parse_spec(const char *buf, size_t len, const struct codec_limits *lim,
+                     struct codec_spec *out, struct codec_errors *errs)
+{
+    json_t *root;
+    int rc;
+
+    memset(out, 0, sizeof *out);
+    rc = codec_load_json(buf, len, &root, errs);
+    if (rc != CODEC_OK)
+        return rc;
     rc = codec_spec_from_json(root, lim, out, errs);
     json_decref(root);
     return rc;

@@ -5,7 +5,8 @@
  * messages and print byte-identical results for the same labels.
  *
  * Threads: reentrant; any thread. Errors: 0 or a negative CODEC_E* code.
- * Only this module (and the HTTP layer for its own bodies) sees json_t.
+ * The front ends parse a body once (codec_load_json) and hand the json_t
+ * to the parser of its kind (kind.h).
  */
 #ifndef TB_CODEC_H
 #define TB_CODEC_H
@@ -83,6 +84,14 @@ char *codec_result_encode(const struct codec_spec *s, const uint64_t *labels, do
 
 /* jansson's json_t, declared here so that this header needs no jansson.h. */
 struct json_t;
+
+/*
+ * Parses len bytes of buf (no NUL needed) as the JSON text of a spec: any
+ * JSON value, duplicate keys refused. CODEC_OK with *root (the caller's
+ * reference: json_decref()), or CODEC_EJSON with one error in errs (path
+ * "", jansson's line, column and text), as codec_parse_spec() reports it.
+ */
+int codec_load_json(const char *buf, size_t len, struct json_t **root, struct codec_errors *errs);
 
 /*
  * Like codec_parse_spec(), on a JSON value that is already parsed (root is

@@ -30,6 +30,7 @@
 #include "embed.h"
 #include "log.h"
 #include "jsonfmt.h"
+#include "kind.h"
 #include "metrics.h"
 #include "npy.h"
 #include "pngenc.h"
@@ -354,22 +355,29 @@ static int parse_refused(const struct http_request *req, struct http_response *r
     return rc != CODEC_OK;
 }
 
-static void post_study(struct app *app, const struct http_request *req, struct http_response *resp,
-                       const char *idem, int reuse);
-static json_t *study_view(struct app *app, const struct job *job, json_t *doc);
+/* What a job's resource has besides view_job()'s fields (a study's cells),
+ * added to doc (a new view_job() object, taken and returned). */
+static json_t *job_view(struct app *app, const struct job *job, json_t *doc)
+{
+    return kind_study.view(app->store, job, doc);
+}
 
+/* POST /v1/jobs: the body is parsed as JSON once; its kind (a study has
+ * "vary") validates it against the server's limits and plans its tiles. */
 static void post_jobs(struct app *app, const struct http_request *req, struct http_response *resp)
 {
     static const char *const params[] = {"reuse", NULL};
     struct codec_errors *errs;
-    struct codec_spec spec;
-    struct queue_submit sub;
-    struct job job;
-    char hash[SHA256_HEX_LEN], path[VIEW_PATH_LEN], etag[VIEW_ETAG_LEN], *canonical;
+    const struct job_kind *kind;
+    struct kind_submit_opts o;
+    struct kind_submitted *sub;
+    struct kind_spec *spec = NULL;
+    char path[VIEW_PATH_LEN], etag[VIEW_ETAG_LEN];
     const char *idem = http_header(req, "Idempotency-Key");
     int64_t now = clock_now_ms();
     const char *rv = http_query(req, "reuse");
-    int rc, replayed = 0, reuse = 1;
+    json_t *root = NULL;
+    int rc, reuse = 1;
 
     if (unknown_params(req, resp, params))
         return;
@@ -398,63 +406,68 @@ static void post_jobs(struct app *app, const struct http_request *req, struct ht
                       "Idempotency-Key must be 1..%d visible ASCII characters", IDEM_KEY_MAX);
         return;
     }
-    if (study_is_study(req->body, req->body_len)) {
-        post_study(app, req, resp, idem, reuse); /* a body with "vary" (issue 4) */
-        return;
-    }
     errs = xmalloc(sizeof *errs);
-    rc = codec_parse_spec(req->body, req->body_len, &app->limits, &spec, errs);
-    if (parse_refused(req, resp, rc, errs, "spec"))
+    rc = codec_load_json(req->body, req->body_len, &root, errs);
+    kind = rc == CODEC_OK ? kind_of_body(root) : &kind_sweep;
+    if (rc == CODEC_OK)
+        rc = kind->parse(root, &app->limits, &spec, errs);
+    json_decref(root);
+    if (parse_refused(req, resp, rc, errs, kind->noun))
         return;
-    canonical = codec_spec_canonical(&spec);
-    if (!canonical) {
-        codec_spec_free(&spec);
-        problem(resp, req, PROBLEM_INTERNAL, "out of memory while reading the spec");
-        return;
-    }
-    sha256_hex(canonical, strlen(canonical), hash);
-    memset(&sub, 0, sizeof sub);
-    sub.spec_json = canonical;
-    sub.name = spec.name;
-    sub.points = tb_sweep_points(&spec.core);
-    sub.tile_points = pool_tile_points(&spec.core, app->cfg->workers, app->cfg->tile_points);
-    sub.idem_key = idem;
-    sub.request_hash = hash;
-    sub.max_queued = app->cfg->max_queued;
-    memset(&job, 0, sizeof job);
-    rc = queue_enqueue(app->store, &sub, now, &job, &replayed);
-    free(canonical);
-    codec_spec_free(&spec);
+    memset(&o, 0, sizeof o);
+    o.source = req->body;
+    o.source_len = req->body_len;
+    o.workers = app->cfg->workers;
+    o.tile_points = app->cfg->tile_points;
+    o.idem_key = idem;
+    o.max_queued = app->cfg->max_queued;
+    o.reuse = reuse;
+    sub = xmalloc(sizeof *sub);
+    rc = kind->submit(app->store, spec, &o, now, sub);
+    kind->free_spec(spec);
     if (rc == QUEUE_ECONFLICT) {
         problem(resp, req, PROBLEM_IDEMPOTENCY_REUSE,
                 "Idempotency-Key \"%.64s\" was used before with a different spec", idem);
-        return;
-    }
-    if (rc == QUEUE_EFULL) {
+    } else if (rc == QUEUE_EFULL) {
         problem(resp, req, PROBLEM_QUEUE_FULL,
                 "%" PRId64 " jobs are queued or running (--max-queued); retry later",
                 app->cfg->max_queued);
-        return;
-    }
-    if (rc != QUEUE_OK) {
+    } else if (rc == QUEUE_EINVAL && sub->reason[0]) {
+        problem(resp, req, PROBLEM_INVALID_SPEC, "%s", sub->reason);
+    } else if (rc != QUEUE_OK) {
         queue_problem(resp, req, rc, "saving the job");
-        return;
-    }
-    view_job_path(job.id, path);
-    view_etag(&job, etag);
-    http_response_json(resp, replayed ? 200 : 202, CT_JSON, view_job(&job, 1, now));
-    http_response_header(resp, "Location", path);
-    cache_headers(resp, etag);
-    if (replayed) {
-        http_response_header(resp, "Idempotent-Replayed", "true");
     } else {
-        log_event(LOG_INFO, "job_state", "s:I, s:s, s:I, s:I, s:s*", "job", (json_int_t)job.id,
-                  "status", "queued", "points", (json_int_t)job.points_total, "tiles",
-                  (json_int_t)job.tiles_total, "name", job.name);
-        if (app->pool)
-            pool_kick(app->pool);
+        struct job *job = &sub->job;
+        view_job_path(job->id, path);
+        view_etag(job, etag);
+        http_response_json(resp, sub->replayed ? 200 : 202, CT_JSON,
+                           kind->view(app->store, job, view_job(job, 1, now)));
+        http_response_header(resp, "Location", path);
+        cache_headers(resp, etag);
+        if (sub->replayed) {
+            http_response_header(resp, "Idempotent-Replayed", "true");
+        } else {
+            if (kind->units) /* a study: its cells, and those taken from the store */
+                log_event(LOG_INFO, "job_state", "s:I, s:s, s:s, s:I, s:I, s:I, s:I, s:s*",
+                          "job", (json_int_t)job->id, "status", job_status_name(job->status),
+                          "kind", kind->name, kind->units, (json_int_t)sub->units,
+                          kind->units_from_store, (json_int_t)sub->from_store, "points",
+                          (json_int_t)job->points_total, "tiles", (json_int_t)job->tiles_total,
+                          "name", job->name);
+            else
+                log_event(LOG_INFO, "job_state", "s:I, s:s, s:I, s:I, s:s*", "job",
+                          (json_int_t)job->id, "status", "queued", "points",
+                          (json_int_t)job->points_total, "tiles", (json_int_t)job->tiles_total,
+                          "name", job->name);
+            if (app->pool) {
+                pool_kick(app->pool);
+                if (sub->from_store > 0)
+                    pool_analyze_job(app->pool, job->id);
+            }
+        }
     }
-    job_free(&job);
+    job_free(&sub->job);
+    free(sub);
 }
 
 static void get_jobs(struct app *app, const struct http_request *req, struct http_response *resp)
@@ -513,7 +526,7 @@ static void get_jobs(struct app *app, const struct http_request *req, struct htt
     items = json_array();
     for (i = 0; i < n; i++) {
         if (items &&
-            json_array_append_new(items, study_view(app, &jobs[i], view_job(&jobs[i], 0, now))) !=
+            json_array_append_new(items, job_view(app, &jobs[i], view_job(&jobs[i], 0, now))) !=
                 0) {
             json_decref(items);
             items = NULL;
@@ -581,7 +594,7 @@ static void get_job(struct app *app, const struct http_request *req, struct http
     view_etag(&job, etag);
     if (!not_modified(req, resp, etag)) {
         http_response_json(resp, 200, CT_JSON,
-                           study_view(app, &job, view_job(&job, 1, clock_now_ms())));
+                           job_view(app, &job, view_job(&job, 1, clock_now_ms())));
         cache_headers(resp, etag);
     }
     job_free(&job);
@@ -625,7 +638,7 @@ static void post_cancel(struct app *app, const struct http_request *req, struct 
         /* Canceling twice is harmless: answer with the job as it is. */
         view_etag(&before, etag);
         http_response_json(resp, 200, CT_JSON,
-                           study_view(app, &before, view_job(&before, 1, clock_now_ms())));
+                           job_view(app, &before, view_job(&before, 1, clock_now_ms())));
         cache_headers(resp, etag);
         job_free(&before);
         return;
@@ -662,7 +675,7 @@ static void post_cancel(struct app *app, const struct http_request *req, struct 
     status = before.status == JOB_RUNNING ? 202 : 200;
     view_etag(&after, etag);
     http_response_json(resp, status, CT_JSON,
-                       study_view(app, &after, view_job(&after, 1, clock_now_ms())));
+                       job_view(app, &after, view_job(&after, 1, clock_now_ms())));
     cache_headers(resp, etag);
     job_free(&before);
     job_free(&after);
@@ -1235,108 +1248,6 @@ static void get_web(struct app *app, const struct http_request *req, struct http
 
 #define CELLS_DEFAULT_LIMIT 100
 #define CELLS_MAX_LIMIT 1000
-
-/* Adds what a study's job resource has besides a sweep's to doc (a
- * view_job() object, borrowed): "kind", progress in cells, links.cells.
- * Nothing for a sweep. Returns doc. */
-static json_t *study_view(struct app *app, const struct job *job, json_t *doc)
-{
-    struct study_info info;
-    char link[VIEW_PATH_LEN + 16];
-    json_t *progress, *links;
-
-    if (!doc || queue_study_get(app->store, job->id, &info) != QUEUE_OK)
-        return doc;
-    json_object_set_new(doc, "kind", json_string("study"));
-    progress = json_object_get(doc, "progress");
-    if (progress) {
-        json_object_set_new(progress, "cells_done", json_integer((json_int_t)info.cells_done));
-        json_object_set_new(progress, "cells_total", json_integer((json_int_t)info.cells_total));
-        json_object_set_new(progress, "cells_reused", json_integer((json_int_t)info.cells_reused));
-    }
-    links = json_object_get(doc, "links");
-    if (links) {
-        view_job_path(job->id, link);
-        strncat(link, "/cells", sizeof link - strlen(link) - 1);
-        json_object_set_new(links, "cells", json_string(link));
-    }
-    study_info_free(&info);
-    return doc;
-}
-
-/* POST /v1/jobs with a study body (one with "vary"): validated like a
- * sweep, each cell against the server's limits and the sum of the cells'
- * cost against --max-cost; then one job whose cells become tiles. */
-static void post_study(struct app *app, const struct http_request *req, struct http_response *resp,
-                       const char *idem, int reuse)
-{
-    struct codec_errors *errs = xmalloc(sizeof *errs);
-    struct studyjob_submit_opts o;
-    struct study st;
-    struct job job;
-    char path[VIEW_PATH_LEN], etag[VIEW_ETAG_LEN];
-    int64_t now = clock_now_ms();
-    size_t copied = 0, n_cells;
-    int rc, replayed = 0;
-
-    rc = study_parse(req->body, req->body_len, &app->limits, &st, errs);
-    if (parse_refused(req, resp, rc, errs, "study"))
-        return;
-    memset(&o, 0, sizeof o);
-    o.workers = app->cfg->workers;
-    o.tile_points = app->cfg->tile_points;
-    o.idem_key = idem;
-    o.max_queued = app->cfg->max_queued;
-    o.reuse = reuse;
-    n_cells = st.n_cells;
-    memset(&job, 0, sizeof job);
-    rc = studyjob_submit(app->store, &st, req->body, req->body_len, &o, now, &job, &replayed,
-                         &copied);
-    study_free(&st);
-    if (rc == QUEUE_ECONFLICT) {
-        problem(resp, req, PROBLEM_IDEMPOTENCY_REUSE,
-                "Idempotency-Key \"%.64s\" was used before with a different spec", idem);
-        return;
-    }
-    if (rc == QUEUE_EFULL) {
-        problem(resp, req, PROBLEM_QUEUE_FULL,
-                "%" PRId64 " jobs are queued or running (--max-queued); retry later",
-                app->cfg->max_queued);
-        return;
-    }
-    if (rc == QUEUE_EINVAL) {
-        problem(resp, req, PROBLEM_INVALID_SPEC,
-                "the study's %zu cells make more than %" PRId64 " tiles; use fewer cells or "
-                "levels",
-                n_cells, (int64_t)QUEUE_MAX_TILES);
-        return;
-    }
-    if (rc != QUEUE_OK) {
-        queue_problem(resp, req, rc, "saving the study");
-        return;
-    }
-    view_job_path(job.id, path);
-    view_etag(&job, etag);
-    http_response_json(resp, replayed ? 200 : 202, CT_JSON,
-                       study_view(app, &job, view_job(&job, 1, now)));
-    http_response_header(resp, "Location", path);
-    cache_headers(resp, etag);
-    if (replayed) {
-        http_response_header(resp, "Idempotent-Replayed", "true");
-    } else {
-        log_event(LOG_INFO, "job_state", "s:I, s:s, s:s, s:I, s:I, s:I, s:I, s:s*", "job",
-                  (json_int_t)job.id, "status", job_status_name(job.status), "kind", "study",
-                  "cells", (json_int_t)n_cells, "cells_from_store", (json_int_t)copied, "points",
-                  (json_int_t)job.points_total, "tiles", (json_int_t)job.tiles_total, "name",
-                  job.name);
-        if (app->pool) {
-            pool_kick(app->pool);
-            if (copied > 0)
-                pool_analyze_job(app->pool, job.id);
-        }
-    }
-    job_free(&job);
-}
 
 /* The heat map of D over a finished study's grid as a PNG: rows are the
  * first vary parameter, columns the second (one row for one parameter or

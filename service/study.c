@@ -577,18 +577,13 @@ fail:
 int study_parse(const char *buf, size_t len, const struct codec_limits *lim, struct study *out,
                 struct codec_errors *errs)
 {
-    json_error_t jerr;
     json_t *root;
     int rc;
 
     memset(out, 0, sizeof *out);
-    memset(errs, 0, sizeof *errs);
-    root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
-    if (!root) {
-        add_err(errs, "", "", "invalid JSON at line %d, column %d: %s", jerr.line, jerr.column,
-                jerr.text);
-        return CODEC_EJSON;
-    }
+    rc = codec_load_json(buf, len, &root, errs);
+    if (rc != CODEC_OK)
+        return rc;
     rc = study_parse_json(root, lim, out, errs);
     json_decref(root);
     return rc;
