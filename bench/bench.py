@@ -1,26 +1,39 @@
 #!/usr/bin/python3
 """bench.py - `make bench`: trainbound's speed, measured against peers in
-the same run, on this machine.
+the same run, on this machine, with issue 12's targets checked as ratios.
 
 Rows: additive and multiplicative eps=0.2 lam=0.1, x0=1, max_loss 1e8,
-1000 steps, at levels 16, 20 and 24, on the fast path. Columns: wall time
-with all threads, lane-steps, ns per lane-step per core, peak RSS, the
-1-thread / all-threads speed-up, and the ratio against the numpy peer
-(bench/peer_numpy.py, both cores) on the same spec. Then the fast path
-against the reference path at levels 20 (identical labels, counts at levels
-0-9, D), the peak RSS of a levels-28 grid, the same levels-20 jobs through
-the server against the CLI, and this machine's ceiling on multi-core
-scaling (bench/fpscale.c: N cores of vector FMAs against one).
+1000 steps, at levels 16, 20 and 24, on the fast path, once per ISA: the
+best this CPU has and, when that is wider, AVX2 (forced for the whole
+process with TRAINBOUND_ISA, which core/fast.c reads). Columns: the ISA,
+sweep time with all threads, the lane-steps trainbound executed, ns per
+lane-step per core, peak RSS, the 1-thread / all-threads speed-up, the
+numpy peer's time (bench/peer_numpy.py, both cores) on the same spec and
+the ratio, and the CPU model. Then the fast path against the reference at
+levels 20 (identical labels, counts at levels 0-9, D), the peak RSS of a
+levels-28 grid, whether a study's cells run on the fast path by default,
+the levels-20 jobs through the server against the CLI, this machine's
+ceiling on multi-core scaling (bench/fpscale.c), and the targets:
 
-The VM this runs on is noisy, so every timing at levels <= 20 is the best
-of --repeat runs (default 3), trainbound's and the peer's alike; levels 24
-runs once.
+    >= 30x the numpy peer on both families at levels 20
+    <= 0.9 ns per lane-step per core, additive, on AVX2
+    >= 1.8x from 1 to 2 threads at levels 16 and 20
+    server within 1.05x of the CLI
+
+each computed from this run's own figures and marked PASS or FAIL.
+
+Noise: the machine may be shared, so every timing is the least of
+--repeat runs (default 5 at levels <= 20, trainbound's and the peer's
+alike; levels 24 runs once), and the runs being compared are interleaved
+(peer, 1 thread, all threads, for every row and ISA; CLI, then server).
+The load average is printed at the start and at the end, and fpscale's
+ceiling shows what the load left of the second core.
 
     bench.py BINARY [--quick] [--peer-max-levels N] [--repeat N] [--fpscale PATH]
 
 Uses only the standard library plus Debian's python3-numpy (for the peer
-and the label comparison). Prints one table; numbers are what this run
-measured, nothing is cached.
+and the label comparison). Numbers are what this run measured; nothing is
+cached.
 """
 import argparse
 import json
@@ -36,6 +49,10 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FAMILIES = ("additive", "multiplicative")
+TARGET_VS_NUMPY = 30.0
+TARGET_NS_AVX2 = 0.9
+TARGET_SPEEDUP = 1.8
+TARGET_SERVER = 1.05
 
 
 def spec_for(family, levels, precision="fast", steps=1000):
@@ -48,7 +65,15 @@ def spec_for(family, levels, precision="fast", steps=1000):
     }
 
 
-def run_tb(binary, spec, threads, tmp, labels=None):
+def isa_env(isa):
+    env = dict(os.environ)
+    env.pop("TRAINBOUND_ISA", None)
+    if isa:
+        env["TRAINBOUND_ISA"] = isa
+    return env
+
+
+def run_tb(binary, spec, threads, tmp, isa=None, labels=None):
     path = os.path.join(tmp, "spec.json")
     with open(path, "w") as fh:
         json.dump(spec, fh)
@@ -56,7 +81,7 @@ def run_tb(binary, spec, threads, tmp, labels=None):
     if labels:
         argv[2:2] = ["--labels", labels]
     t0 = time.perf_counter()
-    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=isa_env(isa))
     # read both pipes, then reap with wait4 for this child's own peak RSS
     out = p.stdout.read()  # stderr holds one --stats line: no deadlock
     err = p.stderr.read()
@@ -83,26 +108,31 @@ def run_peer(spec, tmp, labels=None):
     return res
 
 
-def best_tb(binary, spec, threads, tmp, n):
-    """The run with the least sweep time of n."""
-    runs = [run_tb(binary, spec, threads, tmp) for _ in range(n)]
-    return min(runs, key=lambda r: r["stats"]["sweep_s"])
-
-
-def best_peer(spec, tmp, n):
-    runs = [run_peer(spec, tmp) for _ in range(n)]
-    return min(runs, key=lambda r: r["wall_s"])
+def best_runs(binary, spec, ncpu, tmp, n, isa, peer):
+    """n interleaved rounds of (the numpy peer when peer, trainbound on 1
+    thread, on ncpu threads): the run with the least time of each (the
+    peer's is None when not run), so that the machine's load weighs on the
+    compared runs alike."""
+    one, allt, peers = [], [], []
+    for _ in range(n):
+        if peer:
+            peers.append(run_peer(spec, tmp))
+        one.append(run_tb(binary, spec, 1, tmp, isa))
+        allt.append(run_tb(binary, spec, ncpu, tmp, isa))
+    key = lambda r: r["stats"]["sweep_s"]
+    return (min(one, key=key), min(allt, key=key),
+            min(peers, key=lambda r: r["wall_s"]) if peers else None)
 
 
 class Server:
     """trainbound serve on a free loopback port with a fresh database."""
 
-    def __init__(self, binary, workers, tmp):
+    def __init__(self, binary, workers, tmp, isa=None):
         self.log = open(os.path.join(tmp, "serve.log"), "w+")
-        db = os.path.join(tmp, "bench-%d.db" % os.getpid())
+        db = os.path.join(tmp, "bench-%d-%s.db" % (os.getpid(), isa or "best"))
         self.proc = subprocess.Popen(
             [binary, "serve", "--listen", "127.0.0.1:0", "--db", db, "--workers", str(workers)],
-            stdout=subprocess.DEVNULL, stderr=self.log)
+            stdout=subprocess.DEVNULL, stderr=self.log, env=isa_env(isa))
         self.url = None
         for _ in range(200):
             self.log.seek(0)
@@ -122,9 +152,10 @@ class Server:
         with urllib.request.urlopen(req) as resp:
             return json.loads(resp.read())
 
-    def job_wall(self, spec):
+    def job(self, spec):
         """Seconds from POST to a succeeded job, waiting on the job's event
-        stream (which ends at the terminal state), as a dashboard would."""
+        stream (which ends at the terminal state), as a dashboard would;
+        and the job's result."""
         t0 = time.perf_counter()
         job = self.call("POST", "/v1/jobs", spec)
         with urllib.request.urlopen(self.url + "/v1/jobs/%s/events" % job["id"]) as stream:
@@ -134,7 +165,7 @@ class Server:
         st = self.call("GET", "/v1/jobs/%s" % job["id"])
         if st["status"] != "succeeded":
             sys.exit("bench: server job %s: %s" % (job["id"], st["status"]))
-        return wall
+        return wall, self.call("GET", "/v1/jobs/%s/result" % job["id"])
 
     def close(self):
         self.proc.terminate()
@@ -153,8 +184,26 @@ def cpu_model():
     return platform.processor() or "unknown"
 
 
+def load_avg():
+    try:
+        return "%.2f %.2f %.2f" % os.getloadavg()
+    except OSError:
+        return "unknown"
+
+
+def numpy_simd():
+    try:
+        feats = np.core._multiarray_umath.__cpu_features__
+        for f in ("AVX512_SKX", "AVX512F", "AVX2", "SSE2"):
+            if feats.get(f):
+                return f.lower()
+    except AttributeError:
+        pass
+    return "unknown"
+
+
 def fmt_s(x):
-    return "%.2f" % x if x < 100 else "%.0f" % x
+    return "%.3f" % x if x < 100 else "%.0f" % x
 
 
 def main():
@@ -162,94 +211,187 @@ def main():
     ap.add_argument("binary")
     ap.add_argument("--quick", action="store_true", help="levels 16 and 20 only")
     ap.add_argument("--peer-max-levels", type=int, default=20)
-    ap.add_argument("--repeat", type=int, default=3, help="best of N timings at levels <= 20")
+    ap.add_argument("--repeat", type=int, default=5, help="least of N timings at levels <= 20")
     ap.add_argument("--fpscale", help="bench/fpscale.c, built (optional)")
     a = ap.parse_args()
     ncpu = os.cpu_count() or 1
     levels_list = (16, 20) if a.quick else (16, 20, 24)
     tmp = tempfile.mkdtemp(prefix="tb-bench-")
+    cpu = cpu_model()
 
-    isa = run_tb(a.binary, spec_for("additive", 6), 1, tmp)["stats"]["isa"]
-    print("# trainbound bench  %s" % time.strftime("%Y-%m-%d %H:%M"))
-    print("# machine: %s, %d cores, fast-path ISA: %s, numpy %s" % (cpu_model(), ncpu, isa, np.__version__))
-    print("# spec: eps=0.2 lam=0.1 x0=1 max_loss 1e8, 1000 steps, lr [0,1.5], precision fast")
-    print("# ns/lane-step/core = wall x threads / lane-steps; speed-up = 1-thread wall / %d-thread wall;" % ncpu)
-    print("# vs numpy = numpy peer wall (%d processes) / trainbound wall (%d threads)" % (ncpu, ncpu))
-    print("# timings at levels <= 20: best of %d runs each (trainbound and the peer); levels 24: one run" % a.repeat)
+    best = run_tb(a.binary, spec_for("additive", 6), 1, tmp)["stats"]["isa"]
+    tag = "  [isa %s; cpu %s]" % ("+".join([best] + (["avx2"] if best == "avx512" else [])), cpu)
+    isas = [best]
+    if best == "avx512":
+        isas.append("avx2")
+    elif best == "sse2":
+        print("# note: no AVX2 on this CPU; the AVX2 target cannot be measured" + tag)
+    load0 = load_avg()
+    print("# trainbound bench  %s" % time.strftime("%Y-%m-%d %H:%M") + tag)
+    print("# machine: %s, %d cores; fast-path ISAs measured: %s; numpy %s (its own SIMD: %s)"
+          % (cpu, ncpu, ", ".join(isas), np.__version__, numpy_simd()))
+    print("# load average at start (1, 5, 15 min): %s" % load0 + tag)
+    print("# spec: eps=0.2 lam=0.1 x0=1 max_loss 1e8, 1000 steps, lr [0,1.5], precision fast" + tag)
+    print("# ns/ls/core = sweep s x threads / lane-steps trainbound executed;"
+          " speed-up = 1-thread sweep / %d-thread sweep" % ncpu + tag)
+    print("# vs numpy = numpy peer wall (%d processes) / trainbound sweep (%d threads);"
+          " the peer's lane-steps are in its own column" % (ncpu, ncpu) + tag)
+    print("# timings at levels <= 20: least of %d interleaved runs each (peer, 1 thread, all"
+          " threads, per row); levels 24: one run" % a.repeat + tag)
     if a.fpscale:
         fs = json.loads(subprocess.run([a.fpscale, str(ncpu)], check=True, capture_output=True,
                                        text=True).stdout)
         print("# this machine's ceiling on %d-core scaling (fpscale: vector FMAs on %d cores vs 1): %.2fx"
-              % (ncpu, ncpu, fs["scaling"]))
+              % (ncpu, ncpu, fs["scaling"]) + tag)
     print()
-    hdr = "%-15s %6s %9s %14s %10s %9s %8s %9s %9s" % (
-        "family", "levels", "wall_s", "lane_steps", "ns/ls/core", "rss_MiB", "speedup", "numpy_s", "vs_numpy")
+
+    hdr = "%-7s %-15s %6s %9s %12s %12s %10s %8s %8s %9s %8s  %s" % (
+        "isa", "family", "levels", "sweep_s", "lane_steps", "peer_steps", "ns/ls/core", "rss_MiB",
+        "speedup", "numpy_s", "vs_numpy", "cpu")
     print(hdr)
     print("-" * len(hdr))
-    rows = []
-    for fam in FAMILIES:
-        for lv in levels_list:
-            sp = spec_for(fam, lv)
-            rep = a.repeat if lv <= 20 else 1
-            allt = best_tb(a.binary, sp, ncpu, tmp, rep)
-            one = best_tb(a.binary, sp, 1, tmp, rep)
-            ls = allt["stats"]["lane_steps"]
-            nsls = allt["stats"]["sweep_s"] * ncpu / ls * 1e9
-            speed = one["stats"]["sweep_s"] / allt["stats"]["sweep_s"]
-            if lv <= a.peer_max_levels:
-                peer = best_peer(spec_for(fam, lv), tmp, rep)
-                pw = peer["wall_s"]
-                ratio = "%.1fx" % (pw / allt["stats"]["sweep_s"])
-                pws = fmt_s(pw)
-                if peer["counts"][:10] != allt["result"]["counts"][:10]:
-                    pws += "*"
-            else:
-                pws, ratio = "skipped", "-"
-            rows.append((fam, lv, nsls, speed))
-            print("%-15s %6d %9s %14d %10.2f %9.1f %8.2fx %9s %9s" % (
-                fam, lv, fmt_s(allt["stats"]["sweep_s"]), ls, nsls, allt["rss"] / 2**20, speed, pws, ratio))
-            sys.stdout.flush()
+    rows = {}
+    for isa in isas:
+        for fam in FAMILIES:
+            for lv in levels_list:
+                sp = spec_for(fam, lv)
+                rep = a.repeat if lv <= 20 else 1
+                one, allt, peer = best_runs(a.binary, sp, ncpu, tmp, rep, isa,
+                                            lv <= a.peer_max_levels)
+                if allt["stats"]["isa"] != isa:
+                    sys.exit("bench: asked for %s, ran %s" % (isa, allt["stats"]["isa"]))
+                ls = allt["stats"]["lane_steps"]
+                sw = allt["stats"]["sweep_s"]
+                nsls = sw * ncpu / ls * 1e9
+                speed = one["stats"]["sweep_s"] / sw
+                if peer:
+                    ratio = peer["wall_s"] / sw
+                    pws, rs, psteps = fmt_s(peer["wall_s"]), "%.1fx" % ratio, str(peer["lane_steps"])
+                    if peer["counts"][:10] != allt["result"]["counts"][:10]:
+                        pws += "*"
+                else:
+                    ratio, pws, rs, psteps = None, "skipped", "-", "-"
+                rows[(isa, fam, lv)] = {"nsls": nsls, "speed": speed, "ratio": ratio, "sweep": sw}
+                print("%-7s %-15s %6d %9s %12d %12s %10.3f %8.1f %7.2fx %9s %8s  %s" % (
+                    isa, fam, lv, fmt_s(sw), ls, psteps, nsls, allt["rss"] / 2**20, speed, pws, rs,
+                    cpu))
+                sys.stdout.flush()
+    print("(* the peer's counts at levels 0-9 differ from trainbound's)" + tag)
     if not a.quick:
-        print("(numpy peer skipped above levels %d: it would take about 16x the levels-20 time)" % a.peer_max_levels)
+        print("(numpy peer skipped above levels %d: it would take about 16x the levels-20 time)"
+              % a.peer_max_levels + tag)
 
     # RSS at levels 28: memory does not depend on the steps, so 10 steps.
     big = run_tb(a.binary, spec_for("additive", 28, steps=10), ncpu, tmp)
     print()
-    print("peak RSS, additive levels 28 (2^28+1 points, 10 steps): %.1f MiB" % (big["rss"] / 2**20))
+    print("peak RSS, additive levels 28 (2^28+1 points, 10 steps): %.1f MiB  [isa %s, cpu %s]"
+          % (big["rss"] / 2**20, big["stats"]["isa"], cpu))
 
     # fast vs reference at levels 20
     print()
-    print("%-15s %10s %10s %18s %20s %20s" % ("fast vs ref", "identical", "counts0-9", "D fast", "D reference", "|dD|/se"))
+    print("%-7s %-15s %10s %10s %18s %20s %8s  %s" % (
+        "isa", "fast vs ref", "identical", "counts0-9", "D fast", "D reference", "|dD|/se", "cpu"))
+    refs = {}
     for fam in FAMILIES:
-        lf = os.path.join(tmp, "f.npy")
-        lr_ = os.path.join(tmp, "r.npy")
-        f = run_tb(a.binary, spec_for(fam, 20, "fast"), ncpu, tmp, labels=lf)["result"]
-        r = run_tb(a.binary, spec_for(fam, 20, "reference"), ncpu, tmp, labels=lr_)["result"]
-        same = float(np.mean(np.load(lf) == np.load(lr_)))
-        c09 = "equal" if f["counts"][:10] == r["counts"][:10] else "DIFFER"
-        df, dr = f["dimension"], r["dimension"]
-        se = max(dr["stderr"], 1e-300)
-        print("%-15s %9.4f%% %10s %18s %20s %20.2f" % (
-            fam, 100 * same, c09, "%.4f+-%.4f" % (df["value"], df["stderr"]),
-            "%.4f+-%.4f" % (dr["value"], dr["stderr"]), abs(df["value"] - dr["value"]) / se))
-        sys.stdout.flush()
+        lr_ = os.path.join(tmp, "r-%s.npy" % fam)
+        refs[fam] = (run_tb(a.binary, spec_for(fam, 20, "reference"), ncpu, tmp, labels=lr_)["result"],
+                     np.load(lr_))
+    for isa in isas:
+        for fam in FAMILIES:
+            lf = os.path.join(tmp, "f.npy")
+            f = run_tb(a.binary, spec_for(fam, 20, "fast"), ncpu, tmp, isa, labels=lf)["result"]
+            r, rl = refs[fam]
+            same = float(np.mean(np.load(lf) == rl))
+            c09 = "equal" if f["counts"][:10] == r["counts"][:10] else "DIFFER"
+            df, dr = f["dimension"], r["dimension"]
+            se = max(dr["stderr"], 1e-300)
+            print("%-7s %-15s %9.4f%% %10s %18s %20s %8.2f  %s" % (
+                isa, fam, 100 * same, c09, "%.4f+-%.4f" % (df["value"], df["stderr"]),
+                "%.4f+-%.4f" % (dr["value"], dr["stderr"]), abs(df["value"] - dr["value"]) / se,
+                cpu))
+            sys.stdout.flush()
+
+    # a study's cells run on the fast path unless the base spec says otherwise:
+    # its cell's counts are those of the fast single run, not the reference's
+    print()
+    base = spec_for("multiplicative", 14)
+    del base["precision"]
+    study = dict(base, vary={"model.amplitude": {"linspace": [0.2, 0.2, 1]}})
+    cell = run_tb(a.binary, study, ncpu, tmp)["result"]["cells"][0]["counts"]
+    fast1 = run_tb(a.binary, dict(base, precision="fast"), ncpu, tmp)["result"]["counts"]
+    ref1 = run_tb(a.binary, dict(base, precision="reference"), ncpu, tmp)["result"]["counts"]
+    verdict = ("fast" if cell == fast1 and cell != ref1 else
+               "reference" if cell == ref1 and cell != fast1 else "undecided (fast = reference)")
+    print("study cell precision by default (CLI, multiplicative levels 14): %s  [isa %s, cpu %s]"
+          % (verdict, best, cpu))
 
     # the same job through the server (POST, then its event stream to the
-    # end) against the CLI's whole process; interleaved, best of --repeat
+    # end) against the CLI's whole process; interleaved, least of --repeat
     print()
-    print("%-15s %12s %12s %8s" % ("server vs CLI", "cli_s", "server_s", "ratio"))
-    srv = Server(a.binary, ncpu, tmp)
-    try:
+    print("%-7s %-15s %10s %10s %8s  %s" % ("isa", "server vs CLI", "cli_s", "server_s", "ratio",
+                                            "cpu"))
+    server_ratio = {}
+    server_verdict = "not run"
+    for isa in isas:
+        srv = Server(a.binary, ncpu, tmp, isa)
+        try:
+            if isa == best:
+                _, res = srv.job(study)
+                sc = res["cells"][0]["counts"]
+                server_verdict = ("fast" if sc == fast1 and sc != ref1 else
+                                  "reference" if sc == ref1 and sc != fast1 else "undecided")
+                print("%-7s %-15s study cell precision by default, through the server: %s  %s"
+                      % (isa, "", server_verdict, cpu))
+            for fam in FAMILIES:
+                sp = spec_for(fam, 20)
+                cli, server = [], []
+                for _ in range(a.repeat):
+                    cli.append(run_tb(a.binary, sp, ncpu, tmp, isa)["wall"])
+                    server.append(srv.job(sp)[0])
+                server_ratio[(isa, fam)] = min(server) / min(cli)
+                print("%-7s %-15s %10.3f %10.3f %7.3fx  %s" % (
+                    isa, fam, min(cli), min(server), min(server) / min(cli), cpu))
+                sys.stdout.flush()
+        finally:
+            srv.close()
+
+    # the targets, each a ratio from this run
+    print()
+    print("targets (issue 12), from the figures above; load average at end: %s" % load_avg() + tag)
+    print("%-7s %-58s %10s %10s  %s" % ("isa", "target", "measured", "verdict", "cpu"))
+
+    def verdict_line(isa, what, value, ok, unit):
+        print("%-7s %-58s %9.3f%s %10s  %s" % (isa, what, value, unit, "PASS" if ok else "FAIL",
+                                              cpu))
+
+    for isa in isas:
         for fam in FAMILIES:
-            sp = spec_for(fam, 20)
-            cli, server = [], []
-            for _ in range(a.repeat):
-                cli.append(run_tb(a.binary, sp, ncpu, tmp)["wall"])
-                server.append(srv.job_wall(sp))
-            print("%-15s %12.3f %12.3f %7.3fx" % (fam, min(cli), min(server), min(server) / min(cli)))
-            sys.stdout.flush()
-    finally:
-        srv.close()
+            r = rows.get((isa, fam, 20))
+            if r and r["ratio"] is not None:
+                verdict_line(isa, "%s levels 20 vs numpy >= %.0fx" % (fam, TARGET_VS_NUMPY),
+                             r["ratio"], r["ratio"] >= TARGET_VS_NUMPY, "x")
+        r = rows[(isa, "additive", 20)]
+        if isa == "avx2":
+            verdict_line(isa, "additive levels 20 ns/lane-step/core <= %.1f" % TARGET_NS_AVX2,
+                         r["nsls"], r["nsls"] <= TARGET_NS_AVX2, " ")
+        else:
+            print("%-7s %-58s %9.3f  %10s  %s" % (
+                isa, "additive levels 20 ns/lane-step/core (info: target on avx2)",
+                r["nsls"], "-", cpu))
+        for fam in FAMILIES:
+            for lv in (16, 20):
+                r = rows[(isa, fam, lv)]
+                verdict_line(isa, "%s levels %d: 1 -> %d threads >= %.1fx" % (
+                    fam, lv, ncpu, TARGET_SPEEDUP), r["speed"], r["speed"] >= TARGET_SPEEDUP, "x")
+        for fam in FAMILIES:
+            v = server_ratio[(isa, fam)]
+            verdict_line(isa, "%s levels 20: server / CLI <= %.2fx" % (fam, TARGET_SERVER), v,
+                         v <= TARGET_SERVER, "x")
+    print("%-7s %-58s %10s %10s  %s" % (best, "study cells default to the fast path (CLI)", verdict,
+                                        "PASS" if verdict == "fast" else "FAIL", cpu))
+    print("%-7s %-58s %10s %10s  %s" % (best, "study cells default to the fast path (server)",
+                                        server_verdict,
+                                        "PASS" if server_verdict == "fast" else "FAIL", cpu))
 
 
 if __name__ == "__main__":
