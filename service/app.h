@@ -1,7 +1,7 @@
 /*
  * app.h - the state the HTTP routes share with the server's main loop:
  * settings, limits, the loop's store, the pool and the draining flag.
- * Built by serve.c; read and used by routes.c.
+ * Built by serve.c; read and used by the route files (routes*.c).
  *
  * Threads: loop thread only. Every pointer is borrowed from serve.c,
  * which owns and outlives them all.

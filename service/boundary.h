@@ -3,8 +3,8 @@
  * label of a job (queue_load_range) and encodes the representation
  * asked for (JSON page of flips, CSV page, PNG strip, packed words), or
  * keeps the labels for a NumPy body streamed a block at a time
- * (boundary_npy_read). routes.c checks the request and the job before,
- * and builds the HTTP answer, headers and problems from what
+ * (boundary_npy_read). routes_boundary.c checks the request and the job
+ * before, and builds the HTTP answer, headers and problems from what
  * boundary_build() leaves in the struct after; this module knows no HTTP.
  *
  * Owns: the struct's outputs (bits, body) until boundary_work_free() or
