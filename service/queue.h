@@ -1,13 +1,20 @@
 /*
- * queue.h - the durable job queue: jobs split into tiles of the grid, tile
- * leases with heartbeats, saved tile labels, results. This is the seam for a
- * second backend (PostgreSQL with FOR UPDATE SKIP LOCKED): everything the
- * server and the workers do to jobs goes through these calls, and nothing
- * outside queue.c/store.c sees SQLite.
+ * queue.h - the durable job queue: jobs of any kind (a `kind` name: sweep,
+ * study, ...) split into tiles, tile leases with heartbeats, saved tile
+ * labels, results. One set of tables and one claim, lease, heartbeat,
+ * cancel, delete and retention path serve every kind; a study adds its
+ * own rows (queue_study.h). This header is where the semantics of every
+ * call are documented.
  *
- * Threads: a `struct store` is one SQLite connection and belongs to exactly
- * one thread at a time (the loop thread has one; each worker thread opens
- * its own). Calls on different stores may run at once.
+ * Backends: everything the server and the workers do to jobs goes through
+ * these calls on an opaque `struct store`, which dispatches to a database
+ * backend (queue_backend.h: the ops table and the contract a backend
+ * honours). SQLite is the one in this build; nothing outside its files
+ * (store_sqlite.c, queue_sqlite.c, queue_study_sqlite.c) sees SQLite.
+ *
+ * Threads: a `struct store` is one database connection and belongs to
+ * exactly one thread at a time (the loop thread has one; each worker
+ * thread opens its own). Calls on different stores may run at once.
  *
  * Errors: 0, or a negative QUEUE_E* code. Every read-then-write runs in
  * BEGIN IMMEDIATE. Times are milliseconds since the Unix epoch, given by
@@ -42,17 +49,26 @@ const char *queue_strerror(int code);
 
 struct store;
 
-/* Opens (creating if needed) the database at path, sets WAL, synchronous
- * (FULL unless `synchronous_normal`), busy_timeout_ms and foreign keys, and
- * applies the embedded migrations (loop thread only: pass migrate = 1 there,
- * 0 on worker connections). *out is owned by the caller: store_close().
+/* Opens a connection to the database named by path (the --db value; in
+ * this build a SQLite file path, see store_target_check()), creating the
+ * file if needed; sets WAL, synchronous (FULL unless
+ * `synchronous_normal`), busy_timeout_ms and foreign keys, and applies the
+ * embedded migrations (loop thread only: pass migrate = 1 there, 0 on
+ * worker connections). *out is owned by the caller: store_close().
  * QUEUE_ESCHEMA also when migrate = 0 finds an older schema than this binary
  * needs. A database file without any write permission bit is opened
- * read-only (even by root): reads work, writes answer QUEUE_EREADONLY. */
+ * read-only (even by root): reads work, writes answer QUEUE_EREADONLY.
+ * QUEUE_EINVAL for a target no backend of this build serves. */
 int store_open(const char *path, int migrate, int busy_timeout_ms, int synchronous_normal,
                struct store **out);
 void store_close(struct store *s);
-/* PRAGMA user_version, and the highest version this binary embeds. */
+/* NULL when store_open() can open target with a backend of this build;
+ * else a one-line reason (static), e.g. for a postgresql:// URI "PostgreSQL
+ * is not available in this build". For config checks before anything
+ * opens. */
+const char *store_target_check(const char *target);
+/* The schema version of the database (SQLite: PRAGMA user_version), and
+ * the highest version this binary embeds. */
 int store_schema_version(struct store *s, int *version);
 int store_known_version(void);
 /* 0 if the database answers and is writable (for /readyz). */
@@ -65,9 +81,17 @@ enum job_status { JOB_QUEUED, JOB_RUNNING, JOB_SUCCEEDED, JOB_FAILED, JOB_CANCEL
 const char *job_status_name(enum job_status st);
 int job_status_parse(const char *name, enum job_status *out); /* 0 or QUEUE_ENOENT */
 
+/* A job's kind is a name stored with it (jobs.kind, migrations/0003): the
+ * queue keeps it and hands it back, so that callers dispatch on it without
+ * parsing the spec. 1..QUEUE_KIND_MAX-1 characters of [a-z0-9_]. */
+#define QUEUE_KIND_MAX 16
+#define QUEUE_KIND_SWEEP "sweep" /* queue_enqueue()'s default */
+#define QUEUE_KIND_STUDY "study" /* queue_enqueue_study() (queue_study.h) */
+
 struct job {
     int64_t id;
     enum job_status status;
+    char kind[QUEUE_KIND_MAX]; /* "sweep", "study", ... */
     char *name;      /* owned; may be NULL */
     char *spec_json; /* owned: the canonical spec */
     uint64_t points_total, points_done;
@@ -92,9 +116,13 @@ struct queue_submit {
 /* Inserts a queued job and its tiles in one transaction (durable before the
  * call returns). With an idempotency key already used for the same request
  * hash, returns the original job and sets *replayed = 1; for another hash,
- * QUEUE_ECONFLICT. */
+ * QUEUE_ECONFLICT. A kind that is not a valid name: QUEUE_EINVAL. */
 int queue_enqueue(struct store *s, const struct queue_submit *sub, int64_t now_ms,
                   struct job *out, int *replayed);
+/* queue_enqueue() for a job of another kind whose tiles are runs of points
+ * like a sweep's (queue_enqueue is kind QUEUE_KIND_SWEEP). */
+int queue_enqueue_kind(struct store *s, const char *kind, const struct queue_submit *sub,
+                       int64_t now_ms, struct job *out, int *replayed);
 /* At most this many tiles per job (one row each): choose tile_points so
  * that ceil(points / tile_points) stays below it, else QUEUE_EINVAL, as for
  * tile_points 0 or not a multiple of 64, or points 0. out and replayed may
@@ -110,6 +138,7 @@ struct tile_claim {
     char *spec_json;   /* owned: the job's canonical spec, or for a study its
                           cell's (queue_study.h) */
     int64_t cell;      /* the study cell of the tile; -1 for a sweep */
+    char kind[QUEUE_KIND_MAX]; /* the job's kind */
 };
 void tile_claim_free(struct tile_claim *c);
 
@@ -153,14 +182,27 @@ int queue_requeue_expired(struct store *s, int64_t now_ms, int max_attempts, int
  * lease (saved, requeued, or the job ended). One transaction. */
 int queue_release(struct store *s, int64_t job_id, int64_t idx, int attempt, int64_t now_ms);
 
-/* Assembles all saved tile labels of a job into bits (caller-allocated,
- * tb_label_words(points_total) words). */
+/*
+ * The one labels loader: the labels of points [first, first + n) into bits
+ * (caller-allocated, tb_label_words(n) words; bit 0 = point first; tiles
+ * that straddle the range's ends contribute their part), either of a job's
+ * points (cell < 0: its tiles' points, a sweep's grid once per replicate)
+ * or of study cell `cell`'s points (its own tiles, or those of the cell it
+ * duplicates; queue_study.h). first = n = 0 means every point. One
+ * replicate r of a job (or cell) with several is first = r * grid points,
+ * n = grid points.
+ * A job's tiles not saved yet read as 0 (bounded); a cell must have every
+ * tile in the range saved, else QUEUE_EIO (as for a stored tile that does
+ * not fit). QUEUE_EINVAL when the range is not within the points;
+ * QUEUE_ENOENT when there is no such job or cell.
+ */
+int queue_labels(struct store *s, int64_t job_id, int64_t cell, uint64_t first, uint64_t n,
+                 uint64_t *bits);
+/* queue_labels(s, job_id, -1, 0, 0, bits): every saved label of a job
+ * (tb_label_words(points_total) words). */
 int queue_load_labels(struct store *s, int64_t job_id, uint64_t *bits);
-/* The labels of sweep points [first, first + n) of a job into bits
- * (caller-allocated, tb_label_words(n) words; bit 0 = point first): one
- * replicate of a job with several is first = r * grid points, n = grid
- * points. first = n = 0 means every point (queue_load_labels). QUEUE_EINVAL
- * when the range is not within the job's points. */
+/* queue_labels(s, job_id, -1, first, n, bits): sweep points [first,
+ * first + n) of a job. */
 int queue_load_range(struct store *s, int64_t job_id, uint64_t first, uint64_t n, uint64_t *bits);
 
 /* Marks a running job succeeded with its result document and summary. */
@@ -177,6 +219,8 @@ int queue_cancel(struct store *s, int64_t job_id, int64_t now_ms, struct job *ou
 int queue_delete(struct store *s, int64_t job_id);
 
 int queue_get(struct store *s, int64_t job_id, struct job *out);
+/* Just the kind of job job_id into kind (QUEUE_ENOENT if none). */
+int queue_get_kind(struct store *s, int64_t job_id, char kind[QUEUE_KIND_MAX]);
 /* The stored result document (caller frees); QUEUE_ENOENT if none. */
 int queue_get_result(struct store *s, int64_t job_id, char **result_json);
 

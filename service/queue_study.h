@@ -1,11 +1,13 @@
 /*
  * queue_study.h - the durable side of studies (issue 4), next to queue.h:
- * a study is one job whose cells are scheduled as tiles of that job (a
- * tile names its cell), so claims, leases, heartbeats, saved tiles,
- * restart-resume, cancel and delete are the queue's own. This adds the
- * study and cell rows (migrations/0002_studies.sql): submitting a study
- * with reuse of cells already in the store, finding cells whose tiles are
- * all saved, loading a cell's labels, storing a cell's row, paging rows.
+ * a study is one job of kind QUEUE_KIND_STUDY whose cells are scheduled as
+ * tiles of that job (a tile names its cell), so claims, leases,
+ * heartbeats, saved tiles, labels (queue_labels), restart-resume, cancel,
+ * delete and retention are the queue's own. This adds only what a study
+ * must: the study and cell rows (migrations/0002_studies.sql), submitting
+ * a study with reuse of cells already in the store, finding cells whose
+ * tiles are all saved, storing a cell's row, paging rows, the CSV. Each
+ * call dispatches to the store's backend (queue_backend.h).
  *
  * Threads, errors, ownership: as queue.h. Each call runs on the thread
  * that owns the store; every read-then-write is one BEGIN IMMEDIATE
@@ -68,7 +70,8 @@ void study_info_free(struct study_info *i);
 
 /* QUEUE_ENOENT when job_id is not a study (a sweep, or no such job). */
 int queue_study_get(struct store *s, int64_t job_id, struct study_info *out);
-/* 1 if job_id is a study, 0 if not (or no such job), or a QUEUE_E* code. */
+/* 1 if job_id is a study, 0 if not (or no such job), or a QUEUE_E* code:
+ * its kind (queue_get_kind) is QUEUE_KIND_STUDY. */
 int queue_is_study(struct store *s, int64_t job_id);
 
 struct study_cell {
@@ -94,8 +97,10 @@ int queue_cell_tiles_left(struct store *s, int64_t job_id, int64_t idx, int64_t 
 int queue_cells_ready(struct store *s, int64_t job_id, int64_t *idx, int cap, int *n);
 
 /* Assembles the labels of cell idx (its own tiles, or those of the cell it
- * duplicates) into bits (caller-allocated, tb_label_words(points) words).
- * QUEUE_EIO when a tile is missing or does not fit the cell. */
+ * duplicates) into bits (caller-allocated, tb_label_words(points) words):
+ * queue_labels(s, job_id, idx, 0, 0, bits), which also loads a part of a
+ * cell (one replicate). QUEUE_EIO when a tile is missing or does not fit
+ * the cell. */
 int queue_cell_labels(struct store *s, int64_t job_id, int64_t idx, uint64_t *bits);
 
 /* Stores the row of a pending cell and marks it done (bumps the job's

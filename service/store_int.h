@@ -1,8 +1,12 @@
 /*
- * store_int.h - private to store.c and queue.c (and their white-box unit
- * tests): the connection object, the prepared-statement cache, transaction
- * helpers and the SQLite -> QUEUE_E* mapping. Nothing else includes it;
- * everything else sees SQLite only through queue.h.
+ * store_int.h - private to the SQLite backend (store_sqlite.c,
+ * queue_sqlite.c, queue_study_sqlite.c) and its white-box unit tests: the
+ * prepared-statement cache, bound-argument helpers, transactions, the
+ * SQLite -> QUEUE_E* mapping, and the primitives the sweep and the study
+ * code share (submit, job and tile rows, job state). The connection
+ * itself is `struct store` (queue_backend.h, the sqlite member of its
+ * union). Nothing else includes it: everything else sees the queue through
+ * queue.h and queue_study.h.
  *
  * Threads: like a `struct store`, whoever owns the store owns these calls.
  */
@@ -13,24 +17,14 @@
 #include <stddef.h>
 
 #include "queue.h"
+#include "queue_backend.h"
 
 struct embed_file; /* embed.h */
 
-/* Slots of the prepared-statement cache; queue.c numbers its statements
- * below STORE_STUDY_STMT_BASE, queue_study.c from it up to STORE_MAX_STMTS. */
+/* Slots of the prepared-statement cache (STORE_MAX_STMTS in all):
+ * queue_sqlite.c numbers its statements below STORE_STUDY_STMT_BASE,
+ * queue_study_sqlite.c from it up. */
 #define STORE_STUDY_STMT_BASE 64
-#define STORE_MAX_STMTS 96
-
-struct store {
-    sqlite3 *db;  /* owned; closed by store_close() */
-    int readonly; /* opened SQLITE_OPEN_READONLY (file without write bits) */
-    sqlite3_stmt *begin, *commit, *rollback; /* owned, prepared at open */
-    sqlite3_stmt *stmt[STORE_MAX_STMTS];     /* owned, prepared on first use */
-    char errmsg[200];                        /* SQLite's message of the failure that rolled back the
-                                                current operation; "" when none */
-    int busy_timeout_ms;                     /* busy_wait() gives up after this */
-    int sync_full;                           /* opened with synchronous = FULL */
-};
 
 /* Maps a SQLite result code (primary or extended) to 0 or a QUEUE_E* code. */
 int store__map(int rc);
@@ -44,25 +38,65 @@ int store__map(int rc);
 int store__stmt(struct store *s, int id, const char *sql, sqlite3_stmt **out);
 void store__reset(sqlite3_stmt *st);
 
-/* Statement helpers shared by queue.c and queue_study.c. step_done: steps a
- * statement that returns no row (0 or a QUEUE_E* code); step_row: 1 for a
- * row, 0 when done, or a QUEUE_E* code; bind_text: binds v (NULL binds SQL
- * NULL; v must outlive the step); column_dup: copies text column i into *out
- * (caller frees; NULL for SQL NULL). The caller resets the statement. */
-int store__step_done(sqlite3_stmt *st);
+/* step_row: 1 for a row, 0 when done, or a QUEUE_E* code. column_dup:
+ * copies text column i into *out (caller frees; NULL for SQL NULL). */
 int store__step_row(sqlite3_stmt *st);
-int store__bind_text(sqlite3_stmt *st, int i, const char *v);
 int store__column_dup(sqlite3_stmt *st, int i, char **out);
+/* store__column_dup of text columns cols[0..n) into *outs[0..n), up to
+ * the first error. */
+int store__column_dups(sqlite3_stmt *st, const int *cols, char **const *outs, size_t n);
 
-/* Binds id to ?1 of the prepared query st, steps it, and copies text column
- * 0 of its row into *out (caller frees). QUEUE_ENOENT when there is no row
- * or the value is NULL. Resets st. */
-int store__text_by_id(sqlite3_stmt *st, int64_t id, char **out);
+/*
+ * Bound arguments: a statement's ?1, ?2, ... in order, written
+ * SQ_ARGS(SQ_I(job_id), SQ_T(name), ...). SQ_I: an integer (converted to
+ * int64_t); SQ_T: text, NULL binds SQL NULL; SQ_B: a blob (ptr, bytes);
+ * SQ_OPT: an integer, or SQL NULL when it is negative (a cell -1). Text
+ * and blobs are bound without a copy: they must outlive the step.
+ */
+struct sq_arg {
+    int type; /* SQ_INT, SQ_TEXT, SQ_BLOB, SQ_NULL */
+    int64_t i;
+    const void *p;
+    size_t len;
+};
+enum { SQ_NULL, SQ_INT, SQ_TEXT, SQ_BLOB };
+/* clang-format off */
+#define SQ_I(v) {SQ_INT, (int64_t)(v), NULL, 0}
+#define SQ_T(v) {SQ_TEXT, 0, (v), 0}
+#define SQ_B(v, n) {SQ_BLOB, 0, (v), (n)}
+#define SQ_OPT(v) {(v) >= 0 ? SQ_INT : SQ_NULL, (int64_t)(v), NULL, 0}
+/* clang-format on */
+#define SQ_ARGS(...)                                                                               \
+    (const struct sq_arg[]){__VA_ARGS__},                                                          \
+        sizeof((const struct sq_arg[]){__VA_ARGS__}) / sizeof(struct sq_arg)
+#define SQ_NOARGS NULL, 0
 
-/* The job that holds Idempotency-Key key: *job_id, or 0 when the key is
- * unused. QUEUE_ECONFLICT when it was used with another request hash. */
-int queue__idem_lookup(struct store *s, const char *key, const char *request_hash,
-                       int64_t *job_id);
+/* The cached statement of slot (id, sql) with args bound, in *out
+ * (borrowed: store__reset() it before returning). */
+int sq_open(struct store *s, int id, const char *sql, const struct sq_arg *a, size_t n,
+            sqlite3_stmt **out);
+/* Runs statement (id, sql) to its end; *changes (may be NULL) = rows it
+ * changed. Resets it. */
+int sq_exec(struct store *s, int id, const char *sql, const struct sq_arg *a, size_t n,
+            int *changes);
+
+/* Reads one row of a query: 0 goes on, SQ_STOP ends the rows without an
+ * error, a QUEUE_E* code ends them with it. */
+typedef int (*sq_row_fn)(sqlite3_stmt *st, void *ctx);
+#define SQ_STOP 1
+/* Calls fn for every row of statement (id, sql) with args, in order, until
+ * it stops; 0 or the first error. Resets the statement. */
+int sq_rows(struct store *s, int id, const char *sql, const struct sq_arg *a, size_t n,
+            sq_row_fn fn, void *ctx);
+/* The same for the first row only; QUEUE_ENOENT when there is none. */
+int sq_row(struct store *s, int id, const char *sql, const struct sq_arg *a, size_t n, sq_row_fn fn,
+           void *ctx);
+/* Integer column 0 of the first row into *v (SQL NULL reads 0);
+ * QUEUE_ENOENT when there is no row. */
+int sq_int(struct store *s, int id, const char *sql, const struct sq_arg *a, size_t n, int64_t *v);
+/* Text column 0 of the first row into *out (caller frees); QUEUE_ENOENT
+ * when there is no row or the value is NULL. */
+int sq_text(struct store *s, int id, const char *sql, const struct sq_arg *a, size_t n, char **out);
 
 /* BEGIN IMMEDIATE / COMMIT; rollback is a no-op outside a transaction.
  * store__commit rolls back by itself when COMMIT fails. */
@@ -82,5 +116,53 @@ int store__light(struct store *s, int light);
  * store_open() passes the embedded set; tests pass their own.
  */
 int store__migrate(struct store *s, const struct embed_file *files, size_t n);
+
+/* ---- the ops of queue_backend_sqlite (queue_sqlite.c lists them) ------ */
+
+/* store_sqlite.c: the connection. */
+int store_sqlite_open(const char *path, const struct store_options *o, struct store **out);
+void store_sqlite_close(struct store *s);
+int store_sqlite_schema_version(struct store *s, int *version);
+int store_sqlite_known_version(void);
+int store_sqlite_check_writable(struct store *s);
+const char *store_sqlite_errmsg(struct store *s);
+
+/* queue_study_sqlite.c: the studies and cells rows. */
+extern const struct queue_study_backend queue_study_sqlite;
+
+/* ---- shared by the sweep and the study code (queue_sqlite.c) ---------- */
+
+/* A new jobs row. */
+struct sq_job_row {
+    const char *kind, *name, *spec_json;
+    const char *idem_key, *request_hash; /* request_hash is stored only with a key */
+    int running;                         /* 1: starts running (nothing to claim) */
+    uint64_t points, points_done, tile_points;
+    int64_t tiles, tiles_done;
+};
+int sq_insert_job(struct store *s, const struct sq_job_row *r, int64_t now_ms, int64_t *job_id);
+
+/* Pending tiles first_idx .. first_idx + tiles - 1 of job_id, covering
+ * points [0, points) of the job (cell < 0) or of cell `cell` in runs of
+ * tile_points. */
+int sq_insert_tiles(struct store *s, int64_t job_id, int64_t first_idx, int64_t cell,
+                    uint64_t points, uint64_t tile_points, int64_t tiles);
+
+/*
+ * A submit is one BEGIN IMMEDIATE transaction: sq_admit() opens it and
+ * checks an Idempotency-Key (used with the same request hash: *job_id =
+ * the original job and *replayed = 1 (replayed may be NULL); with another
+ * hash: QUEUE_ECONFLICT), else the backpressure (max_queued > 0:
+ * QUEUE_EFULL at that many queued + running jobs), leaving *job_id 0. The
+ * caller then inserts its rows when *job_id is 0, and passes its result to
+ * sq_admitted(), which loads the job into out (may be NULL) and commits,
+ * or rolls back when ret is an error; it returns the submit's result.
+ */
+int sq_admit(struct store *s, const char *idem_key, const char *request_hash, int64_t max_queued,
+             int64_t *job_id, int *replayed);
+int sq_admitted(struct store *s, int ret, int64_t job_id, struct job *out);
+
+/* The status of job_id and its tiles not saved yet; QUEUE_ENOENT if none. */
+int sq_job_state(struct store *s, int64_t job_id, enum job_status *st, int64_t *tiles_left);
 
 #endif /* TB_STORE_INT_H */
