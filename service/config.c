@@ -7,6 +7,8 @@
  */
 #include "config.h"
 
+#include "queue.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
@@ -18,6 +20,7 @@
 
 enum opt_kind {
     OPT_STR,
+    OPT_DB,
     OPT_ADDR,
     OPT_LIST,
     OPT_INT,
@@ -47,7 +50,7 @@ struct opt {
 static const struct opt opts[] = {
     {"listen", "TRAINBOUND_LISTEN", OPT_ADDR, F(listen), S(listen), 0, 0, "HOST:PORT",
      "address to listen on; port 0 picks a free port (default 127.0.0.1:8080)"},
-    {"db", "TRAINBOUND_DB", OPT_STR, F(db), S(db), 0, 0, "PATH",
+    {"db", "TRAINBOUND_DB", OPT_DB, F(db), S(db), 0, 0, "PATH",
      "SQLite database file, created if missing (default ./data/trainbound.db)"},
     {"workers", "TRAINBOUND_WORKERS", OPT_INT, F(workers), 0, 1, 1024, "N",
      "worker threads = tiles computed at once (default: online CPUs)"},
@@ -265,6 +268,13 @@ static int apply(struct serve_config *c, const struct opt *o, const char *val, c
     case OPT_ADDR:
         if (strlen(val) < o->size && check_listen(val, &why) != CONFIG_OK) {
             snprintf(err, errlen, "%s: %s, got \"%s\"", who, why, val);
+            return CONFIG_EINVAL;
+        }
+        /* fall through - stored as a string */
+    case OPT_DB: /* a database this build has a backend for (store.c) */
+        if (o->kind == OPT_DB && store_target_check(val)) {
+            /* Not echoed: a database URI may hold a password. */
+            snprintf(err, errlen, "%s: %s", who, store_target_check(val));
             return CONFIG_EINVAL;
         }
         /* fall through - stored as a string */
