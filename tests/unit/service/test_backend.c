@@ -114,9 +114,9 @@ static void finish(struct store *s, const struct tile_claim *c, uint64_t offset,
             w[i / 64] |= (uint64_t)1 << (i % 64);
             div++;
         }
-    ck_assert_int_eq(queue_finish_tile(s, c->job_id, c->idx, c->attempt, w, c->count, div, 0,
-                                       now_ms, &complete),
-                     QUEUE_OK);
+    ck_assert_int_eq(
+        queue_finish_tile(s, c->job_id, c->idx, c->attempt, w, c->count, div, 0, now_ms, &complete),
+        QUEUE_OK);
     free(w);
 }
 
@@ -431,16 +431,16 @@ START_TEST(test_labels_replicates_and_straddling)
         for (i = 0; i < c.count; i++)
             if (label_of((c.begin + i) % grid))
                 w[i / 64] |= (uint64_t)1 << (i % 64);
-        ck_assert_int_eq(queue_finish_tile(s, c.job_id, c.idx, c.attempt, w, c.count, 0, 0, 2000,
-                                           &complete),
-                         QUEUE_OK);
+        ck_assert_int_eq(
+            queue_finish_tile(s, c.job_id, c.idx, c.attempt, w, c.count, 0, 0, 2000, &complete),
+            QUEUE_OK);
         free(w);
         tile_claim_free(&c);
         if (++saved == 3) {
             /* Tiles not saved yet read as bounded (0). */
             memset(bits, 0xff, sizeof bits);
             ck_assert_int_eq(queue_load_range(s, id, 150, 100, bits), QUEUE_OK);
-            check_pattern(bits, 150, 42, grid); /* points 150..191: saved */
+            check_pattern(bits, 150, 42, grid);                         /* points 150..191: saved */
             ck_assert_uint_eq(popcount(bits, 100), popcount(bits, 42)); /* 192..249: 0 */
         }
     }
