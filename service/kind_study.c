@@ -11,7 +11,7 @@
 
 #include <jansson.h>
 
-#include "kind.h"
+#include "kind_int.h"
 #include "queue_study.h"
 #include "study.h"
 #include "studyjob.h"
@@ -105,6 +105,27 @@ static json_t *study_kind_view(struct store *s, const struct job *job, json_t *d
     return doc;
 }
 
+/* A study cell whose last tile this was gets its row now. */
+static int study_tile_saved(struct store *s, const struct tile_claim *c, int *step)
+{
+    int64_t left = 1;
+    int rc;
+
+    *step = 0;
+    if (c->cell < 0)
+        return QUEUE_OK;
+    rc = queue_cell_tiles_left(s, c->job_id, c->cell, &left);
+    *step = rc == QUEUE_OK && left == 0;
+    return rc;
+}
+
+static int study_step(struct store *s, int64_t job_id, struct kind_step *out)
+{
+    memset(out, 0, sizeof *out);
+    return studyjob_step(s, job_id, out->reason, sizeof out->reason, &out->failed_job,
+                         &out->finished, &out->units);
+}
+
 const struct job_kind kind_study = {
     .name = "study",
     .noun = "study",
@@ -115,4 +136,7 @@ const struct job_kind kind_study = {
     .free_spec = study_kind_free,
     .submit = study_kind_submit,
     .view = study_kind_view,
+    .run_tile = kind_sweep_tile, /* a cell's tile is a sweep tile of the cell's spec */
+    .tile_saved = study_tile_saved,
+    .step = study_step,
 };

@@ -17,17 +17,15 @@
 #include <limits.h>
 #include <math.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
 
 #include "clock.h"
-#include "codec.h"
-#include "jsonfmt.h"
+#include "kind.h"
 #include "log.h"
-#include "queue_study.h"
-#include "studyjob.h"
 #include "xalloc.h"
 
 #define MAINT_INTERVAL_MS 1000 /* maintenance tick */
@@ -50,7 +48,7 @@ struct tile_task {
     int rc_queue;         /* QUEUE_* of the store calls */
     int parse_failed;
     int complete; /* this was the job's last tile */
-    int cell_complete; /* a study tile that was its cell's last one */
+    int unit_complete; /* the last tile of a unit (a study cell) that needs a step */
     int stale;    /* lease lost (heartbeat or finish) */
     uint64_t divergent, lane_steps;
     double seconds;
@@ -67,9 +65,9 @@ struct analysis_task {
     char reason[256];
     double dimension, se, seconds;
     int fractal;
-    int study;      /* the job is a study: a studyjob_step() ran */
-    int study_done; /* ... and completed the study */
-    int cells;      /* ... and stored this many cell rows */
+    const struct job_kind *kind; /* the job's kind, once known */
+    int finished;   /* the step completed the job */
+    int cells;      /* units (cell rows) stored by the step */
     int again;      /* asked again while in flight (loop thread): run once more */
     struct analysis_task *next; /* the pool's list (loop thread) */
 };
@@ -105,42 +103,7 @@ static void changed(struct pool *p, int64_t job_id, uint64_t points)
         p->cfg.on_change(p->cfg.on_change_user, job_id, points);
 }
 
-/* Limits for re-parsing stored specs: they were validated on submit, and
- * limits lowered since must not strand accepted jobs. */
-static void stored_limits(struct codec_limits *lim)
-{
-    lim->max_levels = TB_MAX_LEVELS;
-    lim->max_steps = INT_MAX;
-    lim->max_dim = TB_MAX_DIM;
-    lim->max_cost = HUGE_VAL;
-}
 
-uint64_t pool_tile_points(const struct tb_spec *spec, int workers, uint64_t fixed)
-{
-    double per_point, t, share;
-    uint64_t n;
-
-    if (fixed > 0)
-        return fixed;
-    per_point = (double)spec->steps * (double)spec->model.dim *
-                (spec->model.n_terms > 1 ? spec->model.n_terms : 1);
-    if (per_point < 1)
-        per_point = 1;
-    t = ldexp(1.0, 26) / per_point;
-    /* Enough tiles that the last ones do not leave threads idle (16 per
-     * worker), and no more: each tile costs a claim and a commit, about
-     * 0.4 ms, which at 32 per worker made a levels-20 fast job several
-     * percent slower than the CLI. */
-    share = ceil((double)tb_sweep_points(spec) / (16.0 * (workers > 0 ? workers : 1)) / 64.0) * 64.0;
-    if (share < t)
-        t = share;
-    if (t < 64)
-        t = 64;
-    if (t > 1048576)
-        t = 1048576;
-    n = (uint64_t)t / 64 * 64;
-    return n < 64 ? 64 : n;
-}
 
 /* ---- worker connections ------------------------------------------------- */
 
@@ -208,9 +171,7 @@ static void tile_work(uv_work_t *req)
 {
     struct tile_task *t = req->data;
     struct pool *p = t->pool;
-    struct codec_limits lim;
-    struct codec_errors *errs = NULL;
-    struct codec_spec spec;
+    const struct job_kind *kind = kind_by_name(t->claim.kind);
     struct tb_tile_stats stats;
     uint64_t *labels = NULL;
     int64_t t0 = clock_mono_us();
@@ -222,25 +183,23 @@ static void tile_work(uv_work_t *req)
         t->rc_core = TB_ECANCELED;
         return;
     }
+    if (!kind) {
+        t->parse_failed = 1; /* a kind this binary does not know */
+        return;
+    }
     rc = worker_store(p, &t->wstore);
     if (rc != QUEUE_OK) {
         t->rc_queue = rc;
         return;
     }
-    errs = xmalloc(sizeof *errs);
-    stored_limits(&lim);
-    if (codec_parse_spec(t->claim.spec_json, strlen(t->claim.spec_json), &lim, &spec, errs) !=
-        CODEC_OK) {
-        t->parse_failed = 1;
-        free(errs);
-        return;
-    }
-    free(errs);
     labels = xcalloc(tb_label_words(t->claim.count), sizeof *labels);
     t->next_beat_ms = clock_mono_ms() + BEAT_SPACING_MS;
     memset(&stats, 0, sizeof stats);
-    t->rc_core = tb_sweep_tile(&spec.core, t->claim.begin, t->claim.count, labels, &t->cancel,
-                               tile_progress, t, &stats);
+    t->rc_core = kind->run_tile(&t->claim, labels, &t->cancel, tile_progress, t, &stats);
+    if (t->rc_core == KIND_ESPEC) {
+        t->parse_failed = 1;
+        t->rc_core = 1;
+    }
     if (t->rc_core == TB_OK) {
         t->divergent = stats.divergent;
         t->lane_steps = stats.lane_steps;
@@ -250,18 +209,13 @@ static void tile_work(uv_work_t *req)
         t->rc_queue = rc;
         if (rc == QUEUE_ESTALE || rc == QUEUE_ENOENT)
             t->stale = 1;
-        if (rc == QUEUE_OK && !t->complete && t->claim.cell >= 0) {
-            int64_t left = 1;
-            /* A study cell whose last tile this was gets its row now. */
-            if (queue_cell_tiles_left(t->wstore, t->claim.job_id, t->claim.cell, &left) ==
-                    QUEUE_OK &&
-                left == 0)
-                t->cell_complete = 1;
-        }
+        /* A unit of the job (a study cell) may be complete before the job. */
+        if (rc == QUEUE_OK && !t->complete &&
+            kind->tile_saved(t->wstore, &t->claim, &t->unit_complete) != QUEUE_OK)
+            t->unit_complete = 0;
     }
     t->seconds = (double)(clock_mono_us() - t0) / 1e6;
     free(labels);
-    codec_spec_free(&spec);
 }
 
 /* Ends a task's life on the loop thread: bookkeeping, then more work. */
@@ -354,7 +308,7 @@ static void tile_after(uv_work_t *req, int status)
                   "points", (json_int_t)c->count, "divergent", (json_int_t)t->divergent, "seconds",
                   t->seconds);
         changed(p, c->job_id, c->count);
-        if (t->complete || t->cell_complete)
+        if (t->complete || t->unit_complete)
             start_analysis(p, c->job_id);
     }
     tile_claim_free(&t->claim);
@@ -419,142 +373,45 @@ static json_t *jreal(double v)
     return isfinite(v) ? json_real(v) : json_null();
 }
 
-/* The summary stored with the job: what a dashboard polls for. */
-static char *summary_json(const struct codec_spec *spec, const struct codec_analysis *a,
-                          double elapsed_s)
-{
-    json_t *o, *counts = json_array();
-    char *text;
-    int n;
-
-    for (n = 0; counts && n <= a->levels; n++)
-        json_array_append_new(counts, json_integer((json_int_t)a->counts[n]));
-    o = json_pack("{s:o, s:o, s:o, s:b, s:i, s:I, s:I, s:o, s:I, s:o, s:o, s:o}", "dimension",
-                  jreal(a->fit.value), "stderr", jreal(a->fit.se), "r2", jreal(a->fit.r2),
-                  "fractal", a->fit.fractal, "levels_used", a->fit.levels_used, "points",
-                  (json_int_t)a->points, "divergent_points", (json_int_t)a->divergent,
-                  "divergent_fraction", jreal((double)a->divergent / (double)a->points),
-                  "transitions", (json_int_t)a->counts[a->levels], "first_divergent_lr",
-                  a->first_divergent < 0
-                      ? json_null()
-                      : jreal(tb_grid_lr(&spec->core, (uint64_t)a->first_divergent)),
-                  "counts", counts ? counts : json_null(), "elapsed_s", jreal(elapsed_s));
-    if (!o)
-        return NULL;
-    /* The refit route reads every replicate's counts from here. */
-    json_object_set_new(o, "spread", codec_spread_json(a->rep_fits, a->replicates));
-    if (a->replicates > 1) {
-        json_t *rows = json_array();
-        int r;
-        for (r = 0; rows && r < a->replicates; r++) {
-            json_t *c = json_array();
-            for (n = 0; c && n <= a->levels; n++)
-                json_array_append_new(c, json_integer((json_int_t)a->rep_counts[r][n]));
-            json_array_append_new(rows, c);
-        }
-        json_object_set_new(o, "replicate_counts", rows ? rows : json_null());
-    }
-    text = jsonfmt_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    json_decref(o);
-    return text;
-}
 
 static void analysis_work(uv_work_t *req)
 {
     struct analysis_task *a = req->data;
     struct pool *p = a->pool;
-    struct codec_limits lim;
-    struct codec_errors *errs = xmalloc(sizeof *errs);
-    struct codec_spec spec;
-    struct codec_analysis an;
+    const struct job_kind *kind;
+    char name[QUEUE_KIND_MAX];
+    struct kind_step st;
     struct store *s;
-    struct job job;
-    uint64_t *bits = NULL;
-    char *result = NULL, *summary = NULL;
-    int64_t t0 = clock_mono_us(), now;
-    uint64_t n;
-    int rc, spec_ok = 0, r;
+    int64_t t0 = clock_mono_us();
+    int rc;
 
-    memset(&job, 0, sizeof job);
-    memset(&an, 0, sizeof an);
+    memset(&st, 0, sizeof st);
     rc = worker_store(p, &s);
-    if (rc != QUEUE_OK)
-        goto out;
-    /* A study: cell rows as their tiles land, the result at the end. */
-    rc = queue_is_study(s, a->job_id);
-    if (rc == 1) {
-        a->study = 1;
-        rc = studyjob_step(s, a->job_id, a->reason, sizeof a->reason, &a->failed_job,
-                           &a->study_done, &a->cells);
-        goto out;
-    }
-    if (rc < 0)
-        goto out;
-    rc = queue_get(s, a->job_id, &job);
-    if (rc != QUEUE_OK)
-        goto out;
-    if (job.status != JOB_RUNNING || job.tiles_done != job.tiles_total) {
-        rc = QUEUE_ECONFLICT; /* canceled, or already analysed */
-        goto out;
-    }
-    stored_limits(&lim);
-    if (codec_parse_spec(job.spec_json, strlen(job.spec_json), &lim, &spec, errs) != CODEC_OK) {
-        snprintf(a->reason, sizeof a->reason, "the stored spec no longer parses");
-        goto fail;
-    }
-    spec_ok = 1;
-    if (tb_sweep_points(&spec.core) != job.points_total) {
-        snprintf(a->reason, sizeof a->reason, "stored points do not match the spec");
-        goto fail;
-    }
-    /* One replicate's labels at a time: replicate 0 gives the flips. */
-    n = tb_grid_points(&spec.core);
-    bits = calloc(tb_label_words(n), sizeof *bits);
-    if (!bits) {
-        snprintf(a->reason, sizeof a->reason, "out of memory for %llu labels",
-                 (unsigned long long)n);
-        goto fail;
-    }
-    for (r = 0; r < tb_replicates(&spec.core); r++) {
-        rc = queue_load_range(s, a->job_id, (uint64_t)r * n, n, bits);
-        if (rc != QUEUE_OK)
-            goto out;
-        if ((r == 0 ? codec_analyze(&spec, bits, &an)
-                    : codec_analyze_replicate(&spec, r, bits, &an)) != CODEC_OK) {
-            snprintf(a->reason, sizeof a->reason, "the analysis failed (out of memory)");
-            goto fail;
-        }
-    }
-    now = clock_now_ms();
-    {
-        double elapsed = job.started_ms > 0 ? (double)(now - job.started_ms) / 1000.0 : 0.0;
-        result = codec_result_encode_analysis(&spec, &an, elapsed);
-        summary = summary_json(&spec, &an, elapsed);
-    }
-    if (!result || !summary) {
-        snprintf(a->reason, sizeof a->reason, "out of memory while encoding the result");
-        goto fail;
-    }
-    rc = queue_complete(s, a->job_id, result, summary, now);
-    a->dimension = an.fit.value;
-    a->se = an.fit.se;
-    a->fractal = an.fit.fractal;
-    goto out;
-fail:
-    rc = queue_fail(s, a->job_id, a->reason, clock_now_ms());
     if (rc == QUEUE_OK)
-        a->failed_job = 1;
+        rc = queue_get_kind(s, a->job_id, name);
+    if (rc != QUEUE_OK)
+        goto out;
+    kind = kind_by_name(name);
+    if (!kind) {
+        snprintf(a->reason, sizeof a->reason, "job kind \"%s\" is unknown to this binary", name);
+        rc = queue_fail(s, a->job_id, a->reason, clock_now_ms());
+        a->failed_job = rc == QUEUE_OK;
+        goto out;
+    }
+    /* A sweep: the result once every tile is saved. A study: cell rows as
+     * their tiles land, the result at the end. */
+    rc = kind->step(s, a->job_id, &st);
+    a->kind = kind;
+    a->failed_job = st.failed_job;
+    memcpy(a->reason, st.reason, sizeof a->reason);
+    a->finished = st.finished;
+    a->cells = st.units;
+    a->dimension = st.dimension;
+    a->se = st.se;
+    a->fractal = st.fractal;
 out:
     a->rc = rc;
     a->seconds = (double)(clock_mono_us() - t0) / 1e6;
-    free(result);
-    free(summary);
-    free(bits);
-    codec_analysis_free(&an);
-    if (spec_ok)
-        codec_spec_free(&spec);
-    job_free(&job);
-    free(errs);
 }
 
 static void analysis_after(uv_work_t *req, int status)
@@ -574,11 +431,15 @@ static void analysis_after(uv_work_t *req, int status)
     if (a->failed_job)
         log_event(LOG_ERROR, "job_state", "s:I, s:s, s:s", "job", (json_int_t)a->job_id, "status",
                   "failed", "error", a->reason);
-    else if (a->rc == QUEUE_OK && a->study)
-        log_event(a->study_done ? LOG_INFO : LOG_DEBUG, a->study_done ? "job_state" : "cells_done",
+    else if (a->rc == QUEUE_OK && a->kind && a->kind->units) {
+        /* a kind made of units (a study's cells): how many this step stored */
+        char event[QUEUE_KIND_MAX + 8];
+        snprintf(event, sizeof event, "%s_done", a->kind->units);
+        log_event(a->finished ? LOG_INFO : LOG_DEBUG, a->finished ? "job_state" : event,
                   "s:I, s:s, s:s, s:i, s:f", "job", (json_int_t)a->job_id, "status",
-                  a->study_done ? "succeeded" : "running", "kind", "study", "cells", a->cells,
-                  "analysis_s", a->seconds);
+                  a->finished ? "succeeded" : "running", "kind", a->kind->name, a->kind->units,
+                  a->cells, "analysis_s", a->seconds);
+    }
     else if (a->rc == QUEUE_OK)
         log_event(LOG_INFO, "job_state", "s:I, s:s, s:o, s:o, s:b, s:f", "job",
                   (json_int_t)a->job_id, "status", "succeeded", "dimension", jreal(a->dimension),

@@ -82,12 +82,5 @@ void pool_drain(struct pool *p, int64_t timeout_ms, void (*done)(void *user), vo
  * connections; p is freed during the next loop iteration. */
 void pool_close(struct pool *p);
 
-/*
- * Points per tile for a spec: a multiple of 64 that keeps a tile near
- * 2^26 point-steps (steps * dim * cosines per point) and gives every one
- * of `workers` threads about 32 tiles (like `trainbound run`), clamped to
- * 64..2^20. fixed > 0 (a multiple of 64) overrides it.
- */
-uint64_t pool_tile_points(const struct tb_spec *spec, int workers, uint64_t fixed);
 
 #endif /* TB_POOL_H */

@@ -29,7 +29,7 @@
 #include "clock.h"
 #include "codec.h"
 #include "jsonfmt.h"
-#include "pool.h"
+#include "kind_int.h"
 #include "sha256.h"
 #include "tb.h"
 
@@ -44,14 +44,6 @@ static const struct {
     {"steps", STUDY_STEPS},               {"divergence.threshold", STUDY_THRESHOLD},
 };
 
-/* Limits for re-parsing stored specs: validated on submit (as pool.c's). */
-static void stored_limits(struct codec_limits *lim)
-{
-    lim->max_levels = TB_MAX_LEVELS;
-    lim->max_steps = INT_MAX;
-    lim->max_dim = TB_MAX_DIM;
-    lim->max_cost = HUGE_VAL;
-}
 
 /* ---- submit (loop thread) ----------------------------------------------- */
 
@@ -120,7 +112,7 @@ int studyjob_submit(struct store *s, struct study *st, const char *source, size_
         cells[i].reuse_key = keys[i];
         cells[i].alt_spec = alts[i];
         cells[i].points = tb_sweep_points(&c->core);
-        cells[i].tile_points = pool_tile_points(&c->core, o->workers, o->tile_points);
+        cells[i].tile_points = kind_tile_points(&c->core, o->workers, o->tile_points);
         cells[i].dup_of = -1;
         /* The CLI's rule: the first earlier cell with the same canonical spec. */
         for (j = 0; j < i; j++)
@@ -225,7 +217,7 @@ static int analyze_cell(struct store *s, int64_t job_id, int64_t idx, struct stu
         ret = QUEUE_ENOMEM;
         goto out;
     }
-    stored_limits(&lim);
+    kind_stored_limits(&lim);
     if (codec_parse_spec(cell->spec_json, strlen(cell->spec_json), &lim, &spec, errs) !=
         CODEC_OK) {
         snprintf(reason, cap, "cell %lld: the stored spec no longer parses", (long long)idx);
@@ -313,7 +305,7 @@ static int finish_study(struct store *s, const struct job *job, const struct stu
     memset(&st, 0, sizeof st);
     if (!errs)
         return QUEUE_ENOMEM;
-    stored_limits(&lim);
+    kind_stored_limits(&lim);
     if (study_parse(info->source_json, strlen(info->source_json), &lim, &st, errs) != CODEC_OK) {
         snprintf(reason, cap, "the stored study no longer parses");
         ret = 1;

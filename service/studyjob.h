@@ -20,7 +20,7 @@
 #include "study.h"
 
 struct studyjob_submit_opts {
-    int workers;              /* pool threads, for pool_tile_points() */
+    int workers;              /* pool threads, for kind_tile_points() */
     uint64_t tile_points;     /* fixed tile size (a multiple of 64), 0 = automatic */
     const char *idem_key;     /* Idempotency-Key, or NULL */
     int64_t max_queued;       /* as queue_submit */
