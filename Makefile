@@ -24,7 +24,11 @@ BUILD ?= build$(if $(SANITIZER),-$(SANITIZER),)
 
 WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla \
         -Werror=implicit-function-declaration
-PROJ_CFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(WARN) -MMD -MP -Icore -Iservice -I$(BUILD)
+# The service by concern (see the README's architecture): the process at
+# the top, and one folder each for the CLI, HTTP, the queue, the work (pool
+# and job kinds) and the formats. Headers are included by name.
+SVC_DIRS := service service/cli service/http service/queue service/work service/format
+PROJ_CFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(WARN) -MMD -MP -Icore $(SVC_DIRS:%=-I%) -I$(BUILD)
 # The reference path must keep science.md's evaluation order: no FMA contraction.
 CORE_CFLAGS := -ffp-contract=off
 
@@ -54,11 +58,12 @@ else
 endif
 
 CORE_SRC := $(wildcard core/*.c)
-SVC_SRC := $(filter-out service/main.c,$(wildcard service/*.c))
+SVC_SRC := $(filter-out service/main.c,$(wildcard $(SVC_DIRS:%=%/*.c)))
 MIG_SQL := $(sort $(wildcard migrations/*.sql))
 CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/%.o)
 SVC_OBJ := $(SVC_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/migrations.o $(BUILD)/gen/assets.o
-UNIT_SRC := $(wildcard tests/unit/core/test_*.c tests/unit/service/test_*.c)
+UNIT_SRC := $(wildcard tests/unit/core/test_*.c tests/unit/service/test_*.c \
+                       tests/unit/service/*/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 # Web assets: files with an extension under service/web/ and its vendor/;
 # the OpenAPI spec as YAML (the source) and as JSON (generated from it).
@@ -192,8 +197,8 @@ fuzz-regress:
 	$(Q)sh tests/fuzz/run.sh --regress
 
 lint:
-	$(Q)clang-format --dry-run -Werror core/*.[ch] service/*.[ch]
-	$(Q)cppcheck -q --error-exitcode=1 --std=c11 -Icore -Iservice core service
+	$(Q)clang-format --dry-run -Werror core/*.[ch] $(SVC_DIRS:%=%/*.[ch])
+	$(Q)cppcheck -q --error-exitcode=1 --std=c11 -Icore $(SVC_DIRS:%=-I%) core service
 
 clean:
 	rm -rf build build-address build-undefined build-thread

@@ -1,6 +1,6 @@
 #!/bin/sh
 # 13-usage-flags.sh - every flag a parser accepts is in the usage: the long
-# options of `run` and `validate` (read from parse_args() in service/cli.c)
+# options of `run` and `validate` (read from parse_args() in service/cli/cli.c)
 # are in their `--help` and in the run lines of `trainbound --help`, with a
 # description there; the top-level options (service/main.c) are in
 # `trainbound --help`; every flag of `serve` (the option table of
@@ -17,7 +17,7 @@ flags_of() { # FILE FUNCTION
         sort -u
 }
 
-run_flags=$(flags_of "$src/cli.c" parse_args | grep -v -x -e --help)
+run_flags=$(flags_of "$src/cli/cli.c" parse_args | grep -v -x -e --help)
 [ -n "$run_flags" ] || fail "no flags found in cli.c's parse_args()"
 echo "$run_flags" | grep -q -x -e --csv || fail "the extraction missed --csv: $run_flags"
 
@@ -36,7 +36,7 @@ done
 
 # validate takes no option but --help: its usage lists none, and the
 # parser gives it none of run's.
-for f in $(flags_of "$src/cli.c" parse_args); do
+for f in $(flags_of "$src/cli/cli.c" parse_args); do
     grep -q -e "$f" validate && fail "validate --help lists $f"
 done
 "$TB_BIN" validate --csv x.csv spec.json 2> err && fail "validate accepted --csv"

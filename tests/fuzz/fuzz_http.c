@@ -1,7 +1,7 @@
 /*
  * fuzz_http.c - libFuzzer driver for the HTTP request path below
- * libmicrohttpd: routing (service/router.c), the query and header parsers,
- * the list cursor, and the bearer-token gate (service/auth.c).
+ * libmicrohttpd: routing (service/http/router.c), the query and header parsers,
+ * the list cursor, and the bearer-token gate (service/http/auth.c).
  *
  * An input is read as a request: the first line is the method, the second
  * the target (path and query), then "Name: value" header lines. The driver

@@ -1,6 +1,6 @@
 /*
- * fuzz_spec.c - libFuzzer driver for the sweep spec parser (service/codec.c)
- * and the study parser (service/study.c), the two parsers that read bytes
+ * fuzz_spec.c - libFuzzer driver for the sweep spec parser (service/format/codec.c)
+ * and the study parser (service/work/study.c), the two parsers that read bytes
  * sent by anyone who can reach `trainbound run` or POST /v1/jobs.
  *
  * Each input is parsed twice by codec_parse_spec(): with the CLI's default

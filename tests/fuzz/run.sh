@@ -10,8 +10,8 @@
 #                                    them) and no libFuzzer: quick, no clang
 #
 # Targets: fuzz_http (router.c, auth.c: the request path below MHD) and
-# fuzz_spec (service/codec.c, service/study.c and the
-# service/jsonfmt.c they print with). A target is a
+# fuzz_spec (service/format/codec.c, service/work/study.c and the
+# service/format/jsonfmt.c they print with). A target is a
 # driver tests/fuzz/<name>.c, seeds in tests/fuzz/corpus/<short>/, a
 # dictionary tests/fuzz/dict/<short>.dict and regression inputs (inputs that
 # once crashed, kept after the fix) in tests/fuzz/regressions/<short>/, where
@@ -44,8 +44,8 @@ MODE=fuzz
 # Service sources each target links besides core/*.c.
 target_sources() {
     case "$1" in
-    fuzz_spec) echo "service/codec.c service/study.c service/jsonfmt.c" ;;
-    fuzz_http) echo "service/router.c service/base64.c service/auth.c service/sha256.c" ;;
+    fuzz_spec) echo "service/format/codec.c service/work/study.c service/format/jsonfmt.c" ;;
+    fuzz_http) echo "service/http/router.c service/format/base64.c service/http/auth.c service/format/sha256.c" ;;
     *) echo "run.sh: unknown target $1" >&2; exit 2 ;;
     esac
 }
@@ -55,7 +55,7 @@ short() { echo "${1#fuzz_}"; }
 
 JANSSON_CFLAGS=$(pkg-config --cflags jansson 2>/dev/null || true)
 JANSSON_LIBS=$(pkg-config --libs jansson 2>/dev/null || echo -ljansson)
-COMMON="-std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Icore -Iservice -g $JANSSON_CFLAGS"
+COMMON="-std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Icore -Iservice -Iservice/http -Iservice/queue -Iservice/work -Iservice/format -g $JANSSON_CFLAGS"
 
 # Makes sure clang can build a libFuzzer binary with ASan and UBSan, and
 # installs clang and its runtimes when it cannot (Debian 12: clang 14 and

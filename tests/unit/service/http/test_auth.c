@@ -1,5 +1,5 @@
 /*
- * test_auth.c - unit tests for service/auth.c: the token file (comments,
+ * test_auth.c - unit tests for service/http/auth.c: the token file (comments,
  * blanks, whitespace, "ro:" tokens, bad lines named by number without
  * their text, empty files), the bearer header syntax, the policy (open
  * routes, preflights, read-only tokens on writes), and that a token is

@@ -1,5 +1,5 @@
 /*
- * test_encoding.c - unit tests for service/base64.c and service/sha256.c
+ * test_encoding.c - unit tests for service/format/base64.c and service/format/sha256.c
  * against the RFC 4648 and FIPS 180-4 test vectors.
  */
 #include <check.h>

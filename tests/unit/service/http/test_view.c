@@ -1,5 +1,5 @@
 /*
- * test_view.c - unit tests for service/view.c and service/clock.c: the job
+ * test_view.c - unit tests for service/http/view.c and service/clock.c: the job
  * resource's members for a queued and a succeeded job, null timings,
  * stored JSON embedded as objects, the weak ETag and RFC 3339 times.
  */

@@ -1,5 +1,5 @@
 /*
- * test_study.c - unit tests of service/study.c: every error of a study spec
+ * test_study.c - unit tests of service/work/study.c: every error of a study spec
  * with its path and message (unknown parameter, empty list, too many
  * parameters, zip lengths, integer parameters, linspace/logspace forms, a
  * value that makes a cell invalid, the cost over all cells), numpy's

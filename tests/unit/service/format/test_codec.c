@@ -1,5 +1,5 @@
 /*
- * test_codec.c - unit tests of service/codec.c: spec defaults, every error
+ * test_codec.c - unit tests of service/format/codec.c: spec defaults, every error
  * path with its exact message, malformed JSON, the canonical form and its
  * round trip, the example specs, and the result encoder on real sweeps.
  * Runs from the repository root (api/examples is read from there, or from

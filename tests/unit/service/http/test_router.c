@@ -1,5 +1,5 @@
 /*
- * test_router.c - unit tests for service/router.c: the route table (404,
+ * test_router.c - unit tests for service/http/router.c: the route table (404,
  * 405 + Allow, HEAD/OPTIONS, ids), integer/bool parameters, JSON media
  * types, Accept, If-None-Match and list cursors.
  */

@@ -1,5 +1,5 @@
 /*
- * test_queue.c - unit tests of service/queue.c: the job lifecycle on a real
+ * test_queue.c - unit tests of service/queue/queue.c: the job lifecycle on a real
  * SQLite file (mkdtemp directory, never :memory:): enqueue with tiles,
  * fair claims, leases, heartbeats, lease expiry and bounded attempts,
  * idempotent tile results, labels round-trip, cancel, delete, list and

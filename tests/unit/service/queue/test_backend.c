@@ -3,7 +3,7 @@
  * SQLite file (mkdtemp directory): which backend a --db value gets (a
  * postgresql:// URI is refused, no stub behind it), the upgrade of a
  * database written by the release before (schema 2, from a dump of one
- * made by commit 1feaae2's server: tests/unit/service/fixtures/) to the
+ * made by commit 1feaae2's server: tests/unit/service/queue/fixtures/) to the
  * kind column of migrations/0003, every job of it readable and the
  * unfinished ones running to the end, job kinds, and the one labels
  * loader (queue_labels) over replicates, tiles that straddle a range, and
@@ -25,7 +25,7 @@
 #include "store_int.h"
 #include "tb.h"
 
-#define FIXTURE "tests/unit/service/fixtures/schema2-1feaae2.sql"
+#define FIXTURE "tests/unit/service/queue/fixtures/schema2-1feaae2.sql"
 
 static char tmpdir[512];
 static char dbpath[600];

@@ -1,5 +1,5 @@
 /*
- * test_problem.c - unit tests for service/problem.c: every kind has a
+ * test_problem.c - unit tests for service/http/problem.c: every kind has a
  * status, a type URI and a title; documents carry the RFC 9457 members;
  * codec errors become errors[] with pointers; queue codes map to the
  * documented statuses.

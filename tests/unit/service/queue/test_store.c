@@ -1,5 +1,5 @@
 /*
- * test_store.c - unit tests of service/store.c: opening, pragmas, the
+ * test_store.c - unit tests of service/queue/store.c: opening, pragmas, the
  * user_version migrations (fresh, re-open, newer schema refused, a failed
  * migration leaves nothing behind), and the mapping of SQLite failures to
  * QUEUE_E* codes (busy, read-only, not a database).

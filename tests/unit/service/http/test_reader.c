@@ -1,5 +1,5 @@
 /*
- * test_reader.c - unit tests of service/reader.c and service/boundary.c:
+ * test_reader.c - unit tests of service/http/reader.c and service/http/boundary.c:
  * reader tasks run off the loop thread with the reader's own store and
  * come back on the loop thread, each done() exactly once (0 after work,
  * READER_ECANCELED when closed first, the store's code when the database

@@ -1,5 +1,5 @@
 /*
- * test_npy.c - unit tests for service/npy.c: the .npy preamble is what
+ * test_npy.c - unit tests for service/format/npy.c: the .npy preamble is what
  * NumPy's format 1.0 requires (magic, version, header length, 64-byte
  * alignment, dict text), and the bit/uint64 encoders are exact.
  */

@@ -1,5 +1,5 @@
 /*
- * test_jsonfmt.c - unit tests for service/jsonfmt.c: reals come out in
+ * test_jsonfmt.c - unit tests for service/format/jsonfmt.c: reals come out in
  * their shortest exact form, strings and integers are untouched, and the
  * rewrite is lossless for random doubles.
  */
