@@ -104,6 +104,7 @@ expect_problem 400 GET "/v1/jobs/$id/cells?format=xml"
 expect_problem 400 GET "/v1/jobs/$id/cells?page=2"
 expect_problem 404 GET "/v1/jobs/999/cells"
 expect_problem 404 GET "/v1/jobs/$id/dimension"
+body_json .detail | grep -q "job $id is a study: its dimensions are per cell" || fail "detail: $(cat "$TB_TMP/body")"
 expect_problem 404 GET "/v1/jobs/$id/boundary"
 write_spec "$TB_TMP/sweep.json" quadratic 6
 sid=$(submit "$TB_TMP/sweep.json")
