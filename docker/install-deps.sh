@@ -16,9 +16,10 @@
 # says what it installs; when apt-get fails, its output is printed.
 set -eu
 
-BUILD_PKGS="gcc make pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev libuv1-dev libpng-dev yq"
-TEST_PKGS="check curl jq python3 python3-numpy sqlite3"
-RUNTIME_PKGS="libmicrohttpd12 libjansson4 libsqlite3-0 libuv1 libpng16-16 ca-certificates curl"
+BUILD_PKGS="gcc make pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev libuv1-dev libpng-dev libpq-dev yq"
+# postgresql-15: tests/lib/pg.sh starts a throwaway server from it (issue 15)
+TEST_PKGS="check curl jq python3 python3-numpy sqlite3 postgresql-15"
+RUNTIME_PKGS="libmicrohttpd12 libjansson4 libsqlite3-0 libpq5 libuv1 libpng16-16 ca-certificates curl"
 FUZZ_PKGS="clang libclang-rt-14-dev" # only `make fuzz` (tests/fuzz/run.sh) asks for these
 BROWSER_PKGS="chromium"                # only `make browser` (tests/browser/run.sh)
 NODE_PKGS="nodejs npm"                 # idem, only where no node is installed at all

@@ -8,7 +8,8 @@
  * (queue_labels: a range of a job's or of a cell's points, assembled from
  * the tiles the backend scans, tiles straddling the range's ends
  * included), kind names, and the reason text of a tile that lost too many
- * leases.
+ * leases; for the SQL backends (queue_sql.h), the numbering of embedded
+ * migrations.
  *
  * Threads: every call runs on the thread that owns the store. No state.
  */
@@ -16,7 +17,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "embed.h"
 #include "queue_backend.h"
+#include "queue_sql.h"
 #include "tb.h"
 
 /* ---- names -------------------------------------------------------------- */
@@ -57,6 +60,27 @@ int queue__kind_copy(char kind[QUEUE_KIND_MAX], const char *name)
     if (!kind_valid(name))
         return QUEUE_EIO;
     memcpy(kind, name, strlen(name) + 1);
+    return QUEUE_OK;
+}
+
+int queue__migration_number(const char *name)
+{
+    const char *p = strrchr(name, '/');
+    int v = 0, digits = 0;
+
+    p = p ? p + 1 : name;
+    for (; *p >= '0' && *p <= '9' && digits < 6; p++, digits++)
+        v = v * 10 + (*p - '0');
+    return digits > 0 && *p == '_' ? v : -1;
+}
+
+int queue__migrations_check(const struct embed_file *files, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        if (queue__migration_number(files[i].name) != (int)i + 1)
+            return QUEUE_ESCHEMA;
     return QUEUE_OK;
 }
 

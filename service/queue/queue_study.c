@@ -7,7 +7,9 @@
  *
  * Owns: the frees of queue_study.h and the argument checks of a study
  * submit (every cell's points and tiles; a duplicate names an earlier cell
- * that is not a duplicate itself).
+ * that is not a duplicate itself), and the plan of a submit that every SQL
+ * backend runs inside its transaction (queue_sql.h: which cells reuse
+ * stored tiles, and the job row's totals).
  *
  * Threads: every call runs on the thread that owns the store (the loop
  * thread for submits and reads, a pool thread for the analysis calls).
@@ -18,6 +20,7 @@
 #include <string.h>
 
 #include "queue_backend.h"
+#include "queue_sql.h"
 
 /* ---- submit ------------------------------------------------------------- */
 
@@ -61,6 +64,45 @@ int queue_enqueue_study(struct store *s, const struct queue_study_submit *sub, i
     if (copied)
         *copied = n_copied;
     return ret;
+}
+
+int queue__study_plan(struct store *s, const struct queue_study_submit *sub,
+                      struct queue_cell_plan *plan, struct sq_job_row *r, size_t *n_reused,
+                      size_t *n_copied, queue_reuse_fn find)
+{
+    size_t i;
+    int ret;
+
+    for (i = 0; i < sub->n_cells; i++) {
+        const struct queue_cell_submit *c = &sub->cells[i];
+
+        if (c->dup_of >= 0) {
+            (*n_reused)++;
+            continue;
+        }
+        if (sub->reuse) {
+            ret = find(s, c, &plan[i]);
+            if (ret != QUEUE_OK)
+                return ret;
+        }
+        if (plan[i].src_job > 0) {
+            (*n_reused)++;
+            (*n_copied)++;
+            r->tiles_done += plan[i].tiles;
+            r->points_done += c->points;
+        } else {
+            plan[i].tiles =
+                (int64_t)(c->points / c->tile_points + (c->points % c->tile_points != 0));
+        }
+        if (r->tile_points == 0)
+            r->tile_points = c->tile_points;
+        r->tiles += plan[i].tiles;
+        r->points += c->points;
+        if (r->tiles > QUEUE_MAX_TILES)
+            return QUEUE_EINVAL;
+    }
+    r->running = r->tiles_done == r->tiles; /* nothing to claim: analyse at once */
+    return QUEUE_OK;
 }
 
 /* ---- reads -------------------------------------------------------------- */

@@ -100,15 +100,9 @@ static const char *const sql_text[S__COUNT] = {
 
 /* ---- submit ------------------------------------------------------------- */
 
-/* Where a cell's tiles come from. */
-struct plan {
-    int64_t src_job; /* 0: new tiles */
-    int64_t src_first, tiles;
-};
-
 static int read_plan(sqlite3_stmt *st, void *ctx)
 {
-    struct plan *p = ctx;
+    struct queue_cell_plan *p = ctx;
 
     p->src_job = sqlite3_column_int64(st, 0);
     p->src_first = sqlite3_column_int64(st, 1);
@@ -117,7 +111,7 @@ static int read_plan(sqlite3_stmt *st, void *ctx)
 }
 
 /* Finds stored labels for cell c: a finished cell, else a succeeded sweep. */
-static int find_reuse(struct store *s, const struct queue_cell_submit *c, struct plan *p)
+static int find_reuse(struct store *s, const struct queue_cell_submit *c, struct queue_cell_plan *p)
 {
     int ret;
 
@@ -133,7 +127,7 @@ static int find_reuse(struct store *s, const struct queue_cell_submit *c, struct
 
 /* Inserts cell i's row and its tiles (new or copied) from tile index first. */
 static int insert_cell(struct store *s, int64_t job_id, size_t i, const struct queue_cell_submit *c,
-                       const struct plan *p, int64_t first, int64_t now_ms)
+                       const struct queue_cell_plan *p, int64_t first, int64_t now_ms)
 {
     int changed, ret;
 
@@ -156,51 +150,12 @@ static int insert_cell(struct store *s, int64_t job_id, size_t i, const struct q
     return ret;
 }
 
-/* Plans every cell of sub (where its tiles come from) and sums up the job
- * row r: the job row needs the totals before the cells go in. */
-static int plan_cells(struct store *s, const struct queue_study_submit *sub, struct plan *plan,
-                      struct sq_job_row *r, size_t *n_reused, size_t *n_copied)
-{
-    size_t i;
-    int ret;
-
-    for (i = 0; i < sub->n_cells; i++) {
-        const struct queue_cell_submit *c = &sub->cells[i];
-
-        if (c->dup_of >= 0) {
-            (*n_reused)++;
-            continue;
-        }
-        if (sub->reuse) {
-            ret = find_reuse(s, c, &plan[i]);
-            if (ret != QUEUE_OK)
-                return ret;
-        }
-        if (plan[i].src_job > 0) {
-            (*n_reused)++;
-            (*n_copied)++;
-            r->tiles_done += plan[i].tiles;
-            r->points_done += c->points;
-        } else {
-            plan[i].tiles =
-                (int64_t)(c->points / c->tile_points + (c->points % c->tile_points != 0));
-        }
-        if (r->tile_points == 0)
-            r->tile_points = c->tile_points;
-        r->tiles += plan[i].tiles;
-        r->points += c->points;
-        if (r->tiles > QUEUE_MAX_TILES)
-            return QUEUE_EINVAL;
-    }
-    r->running = r->tiles_done == r->tiles; /* nothing to claim: analyse at once */
-    return QUEUE_OK;
-}
-
 /* Inserts the study job, its studies row, its cells and their tiles. */
-static int insert_study(struct store *s, const struct queue_study_submit *sub, struct plan *plan,
-                        int64_t now_ms, int64_t *job_id, size_t *n_copied)
+static int insert_study(struct store *s, const struct queue_study_submit *sub,
+                        struct queue_cell_plan *plan, int64_t now_ms, int64_t *job_id,
+                        size_t *n_copied)
 {
-    /* plan_cells() sums up the rest. */
+    /* queue__study_plan() sums up the rest. */
     struct sq_job_row r = {.kind = QUEUE_KIND_STUDY,
                            .name = sub->name,
                            .spec_json = sub->spec_json,
@@ -210,7 +165,7 @@ static int insert_study(struct store *s, const struct queue_study_submit *sub, s
     int64_t first = 0;
     int ret;
 
-    ret = plan_cells(s, sub, plan, &r, &n_reused, n_copied);
+    ret = queue__study_plan(s, sub, plan, &r, &n_reused, n_copied, find_reuse);
     if (ret == QUEUE_OK)
         ret = sq_insert_job(s, &r, now_ms, job_id);
     if (ret == QUEUE_OK)
@@ -228,7 +183,7 @@ static int insert_study(struct store *s, const struct queue_study_submit *sub, s
 static int study_enqueue(struct store *s, const struct queue_study_submit *sub, int64_t now_ms,
                          struct job *out, int *replayed, size_t *copied)
 {
-    struct plan *plan = calloc(sub->n_cells, sizeof *plan);
+    struct queue_cell_plan *plan = calloc(sub->n_cells, sizeof *plan);
     size_t n_copied = 0;
     int64_t job_id;
     int ret;

@@ -18,13 +18,9 @@
 
 #include "queue.h"
 #include "queue_backend.h"
+#include "queue_sql.h"
 
 struct embed_file; /* embed.h */
-
-/* Slots of the prepared-statement cache (STORE_MAX_STMTS in all):
- * queue_sqlite.c numbers its statements below STORE_STUDY_STMT_BASE,
- * queue_study_sqlite.c from it up. */
-#define STORE_STUDY_STMT_BASE 64
 
 /* Maps a SQLite result code (primary or extended) to 0 or a QUEUE_E* code. */
 int store__map(int rc);
@@ -46,30 +42,7 @@ int store__column_dup(sqlite3_stmt *st, int i, char **out);
  * the first error. */
 int store__column_dups(sqlite3_stmt *st, const int *cols, char **const *outs, size_t n);
 
-/*
- * Bound arguments: a statement's ?1, ?2, ... in order, written
- * SQ_ARGS(SQ_I(job_id), SQ_T(name), ...). SQ_I: an integer (converted to
- * int64_t); SQ_T: text, NULL binds SQL NULL; SQ_B: a blob (ptr, bytes);
- * SQ_OPT: an integer, or SQL NULL when it is negative (a cell -1). Text
- * and blobs are bound without a copy: they must outlive the step.
- */
-struct sq_arg {
-    int type; /* SQ_INT, SQ_TEXT, SQ_BLOB, SQ_NULL */
-    int64_t i;
-    const void *p;
-    size_t len;
-};
-enum { SQ_NULL, SQ_INT, SQ_TEXT, SQ_BLOB };
-/* clang-format off */
-#define SQ_I(v) {SQ_INT, (int64_t)(v), NULL, 0}
-#define SQ_T(v) {SQ_TEXT, 0, (v), 0}
-#define SQ_B(v, n) {SQ_BLOB, 0, (v), (n)}
-#define SQ_OPT(v) {(v) >= 0 ? SQ_INT : SQ_NULL, (int64_t)(v), NULL, 0}
-/* clang-format on */
-#define SQ_ARGS(...)                                                                               \
-    (const struct sq_arg[]){__VA_ARGS__},                                                          \
-        sizeof((const struct sq_arg[]){__VA_ARGS__}) / sizeof(struct sq_arg)
-#define SQ_NOARGS NULL, 0
+/* Bound arguments (struct sq_arg, SQ_ARGS...): queue_sql.h. */
 
 /* The cached statement of slot (id, sql) with args bound, in *out
  * (borrowed: store__reset() it before returning). */
@@ -82,8 +55,7 @@ int sq_exec(struct store *s, int id, const char *sql, const struct sq_arg *a, si
 
 /* Reads one row of a query: 0 goes on, SQ_STOP ends the rows without an
  * error, a QUEUE_E* code ends them with it. */
-typedef int (*sq_row_fn)(sqlite3_stmt *st, void *ctx);
-#define SQ_STOP 1
+typedef int (*sq_row_fn)(sqlite3_stmt *st, void *ctx); /* SQ_STOP: queue_sql.h */
 /* Calls fn for every row of statement (id, sql) with args, in order, until
  * it stops; 0 or the first error. Resets the statement. */
 int sq_rows(struct store *s, int id, const char *sql, const struct sq_arg *a, size_t n,
@@ -132,14 +104,7 @@ extern const struct queue_study_backend queue_study_sqlite;
 
 /* ---- shared by the sweep and the study code (queue_sqlite.c) ---------- */
 
-/* A new jobs row. */
-struct sq_job_row {
-    const char *kind, *name, *spec_json;
-    const char *idem_key, *request_hash; /* request_hash is stored only with a key */
-    int running;                         /* 1: starts running (nothing to claim) */
-    uint64_t points, points_done, tile_points;
-    int64_t tiles, tiles_done;
-};
+/* A new jobs row (struct sq_job_row: queue_sql.h). */
 int sq_insert_job(struct store *s, const struct sq_job_row *r, int64_t now_ms, int64_t *job_id);
 
 /* Pending tiles first_idx .. first_idx + tiles - 1 of job_id, covering

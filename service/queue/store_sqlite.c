@@ -164,23 +164,11 @@ int store_sqlite_schema_version(struct store *s, int *version)
     return pragma_value(s, "PRAGMA user_version", version, NULL, 0);
 }
 
-/* The N of "migrations/NNNN_name.sql", or -1 when the name has no number. */
-static int migration_number(const char *name)
-{
-    const char *p = strrchr(name, '/');
-    int v = 0, digits = 0;
-
-    p = p ? p + 1 : name;
-    for (; *p >= '0' && *p <= '9' && digits < 6; p++, digits++)
-        v = v * 10 + (*p - '0');
-    return digits > 0 && *p == '_' ? v : -1;
-}
-
 int store_sqlite_known_version(void)
 {
     if (migrations_count == 0)
         return 0;
-    return migration_number(migrations_files[migrations_count - 1].name);
+    return queue__migration_number(migrations_files[migrations_count - 1].name);
 }
 
 int store__migrate(struct store *s, const struct embed_file *files, size_t n)
@@ -189,11 +177,8 @@ int store__migrate(struct store *s, const struct embed_file *files, size_t n)
     size_t i;
     int ret = QUEUE_OK, v, cur;
 
-    for (i = 0; i < n; i++) {
-        v = migration_number(files[i].name);
-        if (v != (int)i + 1)
-            return QUEUE_ESCHEMA; /* a gap or a bad name: a broken build */
-    }
+    if (queue__migrations_check(files, n) != QUEUE_OK)
+        return QUEUE_ESCHEMA;
     for (i = 0; i < n; i++) {
         v = (int)i + 1;
         ret = store_sqlite_schema_version(s, &cur);
