@@ -42,7 +42,7 @@ else ifneq ($(SANITIZER),)
   $(error SANITIZER must be address, undefined or thread)
 endif
 
-PKGS := libmicrohttpd jansson sqlite3 libuv libpng
+PKGS := libmicrohttpd jansson sqlite3 libpq libuv libpng
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CHECK_CFLAGS = $(shell pkg-config --cflags check 2>/dev/null)
@@ -60,8 +60,10 @@ endif
 CORE_SRC := $(wildcard core/*.c)
 SVC_SRC := $(filter-out service/main.c,$(wildcard $(SVC_DIRS:%=%/*.c)))
 MIG_SQL := $(sort $(wildcard migrations/*.sql))
+MIG_PG_SQL := $(sort $(wildcard migrations/pg/*.sql))
 CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/%.o)
-SVC_OBJ := $(SVC_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/migrations.o $(BUILD)/gen/assets.o
+SVC_OBJ := $(SVC_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/migrations.o $(BUILD)/gen/pg_migrations.o \
+           $(BUILD)/gen/assets.o
 UNIT_SRC := $(wildcard tests/unit/core/test_*.c tests/unit/service/test_*.c \
                        tests/unit/service/*/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
@@ -107,6 +109,10 @@ $(BUILD)/service/%.o: service/%.c
 $(BUILD)/gen/migrations.c: $(MIG_SQL) service/gen-embed.sh
 	@mkdir -p $(dir $@)
 	$(Q)sh service/gen-embed.sh migrations $(MIG_SQL) > $@
+
+$(BUILD)/gen/pg_migrations.c: $(MIG_PG_SQL) service/gen-embed.sh
+	@mkdir -p $(dir $@)
+	$(Q)sh service/gen-embed.sh pg_migrations $(MIG_PG_SQL) > $@
 
 $(BUILD)/gen/assets.c: $(ASSETS) service/gen-embed.sh
 	@mkdir -p $(dir $@)

@@ -157,6 +157,7 @@ static void close_walk_cb(uv_handle_t *h, void *arg)
 int serve_main(int argc, char **argv)
 {
     static struct server srv; /* large (paths); lives for the whole run */
+    static char db_shown[sizeof srv.cfg.db]; /* srv.cfg.db as logged (no password) */
     struct pool_config pc;
     struct http_handlers handlers;
     struct http_config hc;
@@ -223,9 +224,11 @@ int serve_main(int argc, char **argv)
     }
 
     make_parent_dir(srv.cfg.db);
+    /* A database URI may hold a password: logs name the database redacted. */
+    store_target_redact(srv.cfg.db, db_shown, sizeof db_shown);
     rc = store_open(srv.cfg.db, 1, srv.cfg.busy_timeout_ms, srv.cfg.synchronous_normal, &store);
     if (rc != QUEUE_OK) {
-        log_event(LOG_ERROR, "store_open_failed", "s:s, s:s, s:i", "db", srv.cfg.db, "error",
+        log_event(LOG_ERROR, "store_open_failed", "s:s, s:s, s:i", "db", db_shown, "error",
                   rc == QUEUE_ESCHEMA ? "the database was written by a newer trainbound "
                                         "(schema version above what this binary knows)"
                                       : queue_strerror(rc),
@@ -242,7 +245,7 @@ int serve_main(int argc, char **argv)
     srv.app.store = store;
 
     log_event(LOG_INFO, "listening", "s:s, s:s, s:i, s:i, s:I, s:i, s:i, s:i, s:f", "addr", bound,
-              "db", srv.cfg.db, "schema_version", version, "workers", srv.cfg.workers, "max_body",
+              "db", db_shown, "schema_version", version, "workers", srv.cfg.workers, "max_body",
               (json_int_t)srv.cfg.max_body, "max_levels", srv.cfg.max_levels, "max_steps",
               srv.cfg.max_steps, "max_dim", srv.cfg.max_dim, "max_cost", srv.cfg.max_cost);
     if (srv.app.auth) {

@@ -41,17 +41,17 @@ enum queue_status {
     QUEUE_EREADONLY = -6, /* database is read-only */
     QUEUE_ESCHEMA = -7,   /* database schema newer than this binary knows */
     QUEUE_ENOMEM = -8,
-    QUEUE_ESTALE = -9,    /* the lease was lost: tile requeued or job canceled */
-    QUEUE_EINVAL = -10,   /* an argument breaks this contract (a caller bug: 500) */
-    QUEUE_ENOSPC = -11,   /* SQLITE_FULL: the disk (or the database's page limit) is full */
+    QUEUE_ESTALE = -9,  /* the lease was lost: tile requeued or job canceled */
+    QUEUE_EINVAL = -10, /* an argument breaks this contract (a caller bug: 500) */
+    QUEUE_ENOSPC = -11, /* SQLITE_FULL: the disk (or the database's page limit) is full */
 };
 const char *queue_strerror(int code);
 
 struct store;
 
-/* Opens a connection to the database named by path (the --db value; in
- * this build a SQLite file path, see store_target_check()), creating the
- * file if needed; sets WAL, synchronous (FULL unless
+/* Opens a connection to the database named by path (the --db value: a
+ * SQLite file path, or a postgresql:// URI, see store_target_check()),
+ * creating a SQLite file if needed; sets WAL, synchronous (FULL unless
  * `synchronous_normal`), busy_timeout_ms and foreign keys, and applies the
  * embedded migrations (loop thread only: pass migrate = 1 there, 0 on
  * worker connections). *out is owned by the caller: store_close().
@@ -63,10 +63,13 @@ int store_open(const char *path, int migrate, int busy_timeout_ms, int synchrono
                struct store **out);
 void store_close(struct store *s);
 /* NULL when store_open() can open target with a backend of this build;
- * else a one-line reason (static), e.g. for a postgresql:// URI "PostgreSQL
- * is not available in this build". For config checks before anything
+ * else a one-line reason (static). For config checks before anything
  * opens. */
 const char *store_target_check(const char *target);
+/* target as it may be logged: a URI's password (user:PASSWORD@, or a
+ * password= parameter) written as ***. Into buf (cap bytes, truncated);
+ * returns buf. */
+const char *store_target_redact(const char *target, char *buf, size_t cap);
 /* The schema version of the database (SQLite: PRAGMA user_version), and
  * the highest version this binary embeds. */
 int store_schema_version(struct store *s, int *version);
@@ -92,14 +95,14 @@ struct job {
     int64_t id;
     enum job_status status;
     char kind[QUEUE_KIND_MAX]; /* "sweep", "study", ... */
-    char *name;      /* owned; may be NULL */
-    char *spec_json; /* owned: the canonical spec */
+    char *name;                /* owned; may be NULL */
+    char *spec_json;           /* owned: the canonical spec */
     uint64_t points_total, points_done;
     int64_t tiles_total, tiles_done;
     int64_t created_ms, started_ms, finished_ms; /* 0 when not yet */
-    int64_t revision;     /* bumps on every change: the weak ETag */
-    char *error;          /* owned; failure reason, or NULL */
-    char *summary_json;   /* owned; when succeeded: {dimension, stderr, ...} */
+    int64_t revision;                            /* bumps on every change: the weak ETag */
+    char *error;                                 /* owned; failure reason, or NULL */
+    char *summary_json; /* owned; when succeeded: {dimension, stderr, ...} */
 };
 void job_free(struct job *j); /* frees the members, not j itself */
 
@@ -117,8 +120,8 @@ struct queue_submit {
  * call returns). With an idempotency key already used for the same request
  * hash, returns the original job and sets *replayed = 1; for another hash,
  * QUEUE_ECONFLICT. A kind that is not a valid name: QUEUE_EINVAL. */
-int queue_enqueue(struct store *s, const struct queue_submit *sub, int64_t now_ms,
-                  struct job *out, int *replayed);
+int queue_enqueue(struct store *s, const struct queue_submit *sub, int64_t now_ms, struct job *out,
+                  int *replayed);
 /* queue_enqueue() for a job of another kind whose tiles are runs of points
  * like a sweep's (queue_enqueue is kind QUEUE_KIND_SWEEP). */
 int queue_enqueue_kind(struct store *s, const char *kind, const struct queue_submit *sub,
@@ -131,13 +134,13 @@ int queue_enqueue_kind(struct store *s, const char *kind, const struct queue_sub
 
 struct tile_claim {
     int64_t job_id;
-    int64_t idx;       /* tile index within the job */
-    uint64_t begin;    /* first grid point */
-    uint64_t count;    /* points */
-    int attempt;       /* 1 on the first lease of this tile */
-    char *spec_json;   /* owned: the job's canonical spec, or for a study its
-                          cell's (queue_study.h) */
-    int64_t cell;      /* the study cell of the tile; -1 for a sweep */
+    int64_t idx;               /* tile index within the job */
+    uint64_t begin;            /* first grid point */
+    uint64_t count;            /* points */
+    int attempt;               /* 1 on the first lease of this tile */
+    char *spec_json;           /* owned: the job's canonical spec, or for a study its
+                                  cell's (queue_study.h) */
+    int64_t cell;              /* the study cell of the tile; -1 for a sweep */
     char kind[QUEUE_KIND_MAX]; /* the job's kind */
 };
 void tile_claim_free(struct tile_claim *c);
@@ -150,8 +153,7 @@ int queue_claim(struct store *s, int64_t now_ms, int64_t lease_ms, struct tile_c
 
 /* Extends a held lease. QUEUE_ESTALE if the lease is gone (expired and
  * requeued, or the job canceled/deleted): the worker should stop. */
-int queue_heartbeat(struct store *s, int64_t job_id, int64_t idx, int attempt,
-                    int64_t until_ms);
+int queue_heartbeat(struct store *s, int64_t job_id, int64_t idx, int attempt, int64_t until_ms);
 
 /* Saves a finished tile's labels (tb_label_words(count) words, little-endian
  * on disk) idempotently, keyed by (job, tile, attempt): a stale attempt

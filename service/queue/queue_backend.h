@@ -9,10 +9,12 @@
  * dispatch the rest through s->ops.
  *
  * Backends: "sqlite" (store_sqlite.c, queue_sqlite.c, queue_study_sqlite.c)
- * is the first and today the only one; store_open() chooses it for a
- * plain path. A PostgreSQL backend (libpq, issue 15) adds one entry to the
- * list in store.c, one member to the union in struct store, and its own
- * queue_pg*.c files, with no change above this header.
+ * for a plain path, and "postgresql" (libpq, issue 15: store_pg.c,
+ * queue_pg.c, queue_study_pg.c) for a postgresql:// or postgres:// URI;
+ * store_open() chooses by the list in store.c. Each has its own member of
+ * the union in struct store; nothing above this header knows which one it
+ * talks to. Both number their schema versions alike (migrations/ and
+ * migrations/pg/ one for one), so a version means the same tables.
  *
  * THE CONTRACT a backend honours (the semantics of every call are those
  * documented in queue.h and queue_study.h; this is what comes on top):
@@ -157,12 +159,14 @@ struct queue_study_backend {
 };
 
 extern const struct queue_backend queue_backend_sqlite; /* queue_sqlite.c */
+extern const struct queue_backend queue_backend_pg;     /* queue_pg.c */
 
 /* Slots of the SQLite backend's prepared-statement cache (store_int.h). */
 #define STORE_MAX_STMTS 96
 
 struct sqlite3;
 struct sqlite3_stmt;
+struct pg_conn; /* libpq's PGconn */
 
 /*
  * One connection. `ops` names the backend and which member of the union
@@ -181,7 +185,12 @@ struct store {
             struct sqlite3_stmt *begin, *commit, *rollback; /* owned, prepared at open */
             struct sqlite3_stmt *stmt[STORE_MAX_STMTS];     /* owned, prepared on first use */
         };
-        /* PostgreSQL (issue 15): struct { struct pg_conn *pg; ... }; */
+        struct {                /* ops == &queue_backend_pg (store_pg.c) */
+            struct pg_conn *pg; /* owned; PQfinish'd by close() */
+            uint64_t pg_prepared[(STORE_MAX_STMTS + 63) / 64]; /* bit i: statement i is
+                                                                  prepared on pg */
+            char pg_state[6]; /* SQLSTATE of the last failure, "" when none */
+        };
     };
 };
 

@@ -24,19 +24,19 @@
 
 /* One cell of a study to submit (all borrowed). */
 struct queue_cell_submit {
-    const char *spec_json;  /* the cell's canonical spec: what its tiles compute */
-    const char *reuse_key;  /* SHA-256 hex of the canonical spec without "name" */
-    const char *alt_spec;   /* the canonical spec without "name" (matches sweeps); may be NULL */
-    uint64_t points;        /* 2^levels + 1 */
-    uint64_t tile_points;   /* points per tile, a multiple of 64 */
-    int64_t dup_of;         /* an earlier cell of this study with the same spec, or -1 */
+    const char *spec_json; /* the cell's canonical spec: what its tiles compute */
+    const char *reuse_key; /* SHA-256 hex of the canonical spec without "name" */
+    const char *alt_spec;  /* the canonical spec without "name" (matches sweeps); may be NULL */
+    uint64_t points;       /* 2^levels + 1 */
+    uint64_t tile_points;  /* points per tile, a multiple of 64 */
+    int64_t dup_of;        /* an earlier cell of this study with the same spec, or -1 */
 };
 
 struct queue_study_submit {
-    const char *spec_json;    /* the canonical study (jobs.spec_json) */
-    const char *name;         /* may be NULL */
-    const char *source_json;  /* the study as submitted (re-parses to the same cells) */
-    const char *axes_json;    /* {"combine", "axes": [{"param", "values"}]} */
+    const char *spec_json;   /* the canonical study (jobs.spec_json) */
+    const char *name;        /* may be NULL */
+    const char *source_json; /* the study as submitted (re-parses to the same cells) */
+    const char *axes_json;   /* {"combine", "axes": [{"param", "values"}]} */
     size_t n_cells;
     const struct queue_cell_submit *cells; /* n_cells of them */
     int reuse;                /* 1: take finished cells with the same key from the store */
@@ -76,14 +76,14 @@ int queue_is_study(struct store *s, int64_t job_id);
 
 struct study_cell {
     int64_t idx;
-    int done;             /* status done: row_json is set */
+    int done; /* status done: row_json is set */
     int reused;
-    int64_t dup_of;       /* -1 when none */
-    int64_t reused_from;  /* 0 when none */
+    int64_t dup_of;      /* -1 when none */
+    int64_t reused_from; /* 0 when none */
     int64_t tile_first, tiles;
     uint64_t points;
-    char *spec_json;      /* owned */
-    char *row_json;       /* owned; NULL while pending */
+    char *spec_json; /* owned */
+    char *row_json;  /* owned; NULL while pending */
 };
 void study_cell_free(struct study_cell *c);
 

@@ -6,9 +6,9 @@
  * queue_strerror.
  *
  * Backends: a --db value is matched against the prefixes below, first
- * match wins; a plain path is SQLite. A postgresql:// (or postgres://) URI
- * names a backend this build does not have (issue 15): store_target_check()
- * says so, and the config refuses it before anything opens.
+ * match wins: a postgresql:// (or postgres://) URI is PostgreSQL (libpq,
+ * issue 15), a plain path is SQLite. store_target_check() refuses what no
+ * backend takes (today: only a missing value), before anything opens.
  *
  * Threads: any; no state but the constant table.
  */
@@ -21,14 +21,10 @@ static const struct {
     const char *prefix;              /* what the value starts with; "" = anything */
     const struct queue_backend *ops; /* NULL: not in this build */
 } backends[] = {
-    {"postgresql://", NULL},
-    {"postgres://", NULL},
+    {"postgresql://", &queue_backend_pg},
+    {"postgres://", &queue_backend_pg},
     {"", &queue_backend_sqlite}, /* a file path, as --db always took */
 };
-
-static const char pg_missing[] =
-    "PostgreSQL is not available in this build (postgresql:// comes with issue 15); "
-    "give a SQLite file path";
 
 /* The entry that serves target (never NULL: the last one takes anything). */
 static size_t backend_for(const char *target)
@@ -45,7 +41,43 @@ const char *store_target_check(const char *target)
 {
     if (!target)
         return "the database must be named";
-    return backends[backend_for(target)].ops ? NULL : pg_missing;
+    return backends[backend_for(target)].ops ? NULL : "no backend for this database";
+}
+
+const char *store_target_redact(const char *target, char *buf, size_t cap)
+{
+    const char *p = target ? target : "", *auth = strstr(p, "://"), *at, *colon, *key;
+    size_t n = 0;
+
+    if (cap == 0)
+        return buf;
+    buf[0] = '\0';
+    /* Appends the bytes [from, to) of the target, or a string. */
+#define PUT(from, len)                                                                             \
+    do {                                                                                           \
+        size_t k_ = (len) < cap - 1 - n ? (len) : cap - 1 - n;                                     \
+        memcpy(buf + n, (from), k_);                                                               \
+        n += k_;                                                                                   \
+        buf[n] = '\0';                                                                             \
+    } while (0)
+    if (auth) {
+        auth += 3;
+        at = strchr(auth, '@');
+        colon = strchr(auth, ':');
+        if (at && colon && colon < at && !memchr(auth, '/', (size_t)(at - auth))) {
+            PUT(p, (size_t)(colon + 1 - p));
+            PUT("***", 3);
+            p = at;
+        }
+    }
+    while ((key = strstr(p, "password=")) != NULL) {
+        PUT(p, (size_t)(key + 9 - p));
+        PUT("***", 3);
+        p = key + 9 + strcspn(key + 9, "&");
+    }
+    PUT(p, strlen(p));
+#undef PUT
+    return buf;
 }
 
 int store_open(const char *path, int migrate, int busy_timeout_ms, int synchronous_normal,
@@ -72,7 +104,9 @@ int store_schema_version(struct store *s, int *version)
     return s->ops->schema_version(s, version);
 }
 
-/* The default backend's (a plain path's): what a fresh database gets. */
+/* The default backend's (a plain path's): what a fresh database gets.
+ * Every backend numbers its migrations alike (queue_backend.h), so this is
+ * the version of any store this binary opens. */
 int store_known_version(void)
 {
     return backends[backend_for("")].ops->known_version();

@@ -1,7 +1,7 @@
 /*
  * test_backend.c - unit tests of the storage seam of issue 13 on a real
  * SQLite file (mkdtemp directory): which backend a --db value gets (a
- * postgresql:// URI is refused, no stub behind it), the upgrade of a
+ * postgresql:// URI is PostgreSQL's, and logged without its password), the upgrade of a
  * database written by the release before (schema 2, from a dump of one
  * made by commit 1feaae2's server: tests/unit/service/queue/fixtures/) to the
  * kind column of migrations/0003, every job of it readable and the
@@ -138,34 +138,43 @@ static int run_all(struct store *s, int64_t now_ms)
 
 START_TEST(test_backend_selection)
 {
-    static const char *const pg[] = {"postgresql://u:secret@db.example/tb", "postgres://db/tb",
-                                     "postgresql://"};
+    /* Port 1 of loopback: nothing listens, the connection is refused at once. */
+    static const char *const pg[] = {"postgresql://u:secret@127.0.0.1:1/tb",
+                                     "postgres://127.0.0.1:1/tb?password=secret&sslmode=disable"};
     struct store *s = (struct store *)1;
+    char shown[128];
     size_t i;
 
     ck_assert_ptr_null(store_target_check(dbpath));
     ck_assert_ptr_null(store_target_check("./data/trainbound.db"));
     ck_assert_ptr_null(store_target_check("postgresql.db")); /* a file name, not a URI */
+    ck_assert_ptr_nonnull(store_target_check(NULL));
     for (i = 0; i < sizeof pg / sizeof pg[0]; i++) {
-        const char *why = store_target_check(pg[i]);
-
-        ck_assert_ptr_nonnull(why);
-        ck_assert_ptr_nonnull(strstr(why, "PostgreSQL is not available in this build"));
-        ck_assert_ptr_null(strstr(why, "secret")); /* never the URI's password */
+        ck_assert_ptr_null(store_target_check(pg[i])); /* PostgreSQL serves it (issue 15) */
         s = (struct store *)1;
-        ck_assert_int_eq(store_open(pg[i], 1, 1000, 1, &s), QUEUE_EINVAL);
+        ck_assert_int_eq(store_open(pg[i], 1, 1000, 1, &s), QUEUE_EIO); /* no server there */
         ck_assert_ptr_null(s);
+        store_target_redact(pg[i], shown, sizeof shown);
+        ck_assert_ptr_null(strstr(shown, "secret")); /* logs never show the password */
+        ck_assert_ptr_nonnull(strstr(shown, "127.0.0.1:1/tb"));
     }
+    ck_assert_str_eq(store_target_redact(pg[0], shown, sizeof shown),
+                     "postgresql://u:***@127.0.0.1:1/tb");
+    ck_assert_str_eq(store_target_redact(pg[1], shown, sizeof shown),
+                     "postgres://127.0.0.1:1/tb?password=***&sslmode=disable");
+    ck_assert_str_eq(store_target_redact(dbpath, shown, sizeof shown), dbpath);
     /* Nothing was created for the URI (SQLite would have made a file). */
     ck_assert_int_ne(access("postgresql:", F_OK), 0);
     ck_assert_int_ne(access("postgres:", F_OK), 0);
 
-    /* A path is SQLite, the first and only backend of this build. */
+    /* A path is SQLite. */
     s = open_store(1);
     ck_assert_ptr_eq(s->ops, &queue_backend_sqlite);
     ck_assert_str_eq(s->ops->name, "sqlite");
     ck_assert_ptr_nonnull(s->ops->study);
     store_close(s);
+    ck_assert_str_eq(queue_backend_pg.name, "postgresql");
+    ck_assert_int_eq(queue_backend_pg.known_version(), queue_backend_sqlite.known_version());
 }
 END_TEST
 
@@ -174,9 +183,8 @@ static const char *env_pg(const char *name)
     return strcmp(name, "TRAINBOUND_DB") == 0 ? "postgres://u:secret@db/tb" : NULL;
 }
 
-/* The config refuses a postgresql:// --db (and TRAINBOUND_DB) before
- * anything opens: the server exits 2 with this one line. */
-START_TEST(test_config_refuses_postgresql)
+/* The config takes a postgresql:// --db (and TRAINBOUND_DB) as it is. */
+START_TEST(test_config_takes_postgresql)
 {
     struct serve_config c;
     char err[256];
@@ -184,21 +192,16 @@ START_TEST(test_config_refuses_postgresql)
     char *ok[] = {"serve", "--db=data/x.db"};
 
     config_defaults(&c);
-    ck_assert_int_eq(config_parse(&c, 3, argv, NULL, err, sizeof err), CONFIG_EINVAL);
-    ck_assert_ptr_nonnull(strstr(err, "--db"));
-    ck_assert_ptr_nonnull(strstr(err, "PostgreSQL is not available in this build"));
-    ck_assert_ptr_null(strstr(err, "secret"));
+    ck_assert_int_eq(config_parse(&c, 3, argv, NULL, err, sizeof err), CONFIG_OK);
+    ck_assert_str_eq(c.db, "postgresql://u:secret@db.example/tb");
     config_defaults(&c);
-    ck_assert_int_eq(config_parse(&c, 1, argv, env_pg, err, sizeof err), CONFIG_EINVAL);
-    ck_assert_ptr_nonnull(strstr(err, "TRAINBOUND_DB"));
-    ck_assert_ptr_nonnull(strstr(err, "PostgreSQL is not available in this build"));
+    ck_assert_int_eq(config_parse(&c, 1, argv, env_pg, err, sizeof err), CONFIG_OK);
+    ck_assert_str_eq(c.db, "postgres://u:secret@db/tb");
     config_defaults(&c);
     ck_assert_int_eq(config_parse(&c, 2, ok, NULL, err, sizeof err), CONFIG_OK);
     ck_assert_str_eq(c.db, "data/x.db");
 }
 END_TEST
-
-/* ---- the upgrade of a schema-2 database --------------------------------- */
 
 /* Writes the fixture (a dump of 1feaae2's database) into dbpath, as that
  * release left it: user_version 2, no kind column. */
@@ -542,7 +545,7 @@ static Suite *backend_suite(void)
 
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_backend_selection);
-    tcase_add_test(tc, test_config_refuses_postgresql);
+    tcase_add_test(tc, test_config_takes_postgresql);
     tcase_add_test(tc, test_upgrade_from_schema2);
     tcase_add_test(tc, test_kinds);
     tcase_add_test(tc, test_labels_replicates_and_straddling);
