@@ -67,6 +67,9 @@ SVC_OBJ := $(SVC_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/migrations.o $(BUILD)/gen/pg
 UNIT_SRC := $(wildcard tests/unit/core/test_*.c tests/unit/service/test_*.c \
                        tests/unit/service/*/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+# The unit tests that open a store on either backend (dbfix.h), run again on
+# PostgreSQL by unit-pg; test_store is SQLite's own (pragmas, file modes).
+PG_UNIT_BIN := $(addprefix $(BUILD)/tests/service/queue/,test_queue test_backend test_store_pg)
 # Web assets: files with an extension under service/web/ and its vendor/;
 # the OpenAPI spec as YAML (the source) and as JSON (generated from it).
 ASSETS := $(sort $(wildcard api/openapi.yaml api/examples/*.json service/web/*.* \
@@ -134,7 +137,22 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libtbsvc.a $(BUILD)/libtbcore.a
 
 test: deps
 	$(Q)$(MAKE) --no-print-directory unit cli http browser fuzz-regress
+	$(Q)$(MAKE) --no-print-directory check-pg
 	$(Q)$(if $(SANITIZER),,$(MAKE) --no-print-directory check-asan)
+
+# The queue's unit tests and the HTTP suite again on PostgreSQL (issue 15):
+# one throwaway PostgreSQL 15 (tests/lib/pg.sh) for both, removed after.
+# unit-pg and http-pg alone start their own when TB_PG_URI is not set.
+.PHONY: check-pg unit-pg http-pg
+check-pg: $(PG_UNIT_BIN) $(BUILD)/trainbound
+	$(Q)sh tests/lib/pg.sh run $(MAKE) --no-print-directory unit-pg http-pg
+
+unit-pg: $(PG_UNIT_BIN)
+	$(Q)TB_TEST_PG=1 sh tests/lib/pg.sh run sh tests/lib/run-unit.sh $(PG_UNIT_BIN)
+
+http-pg: $(BUILD)/trainbound
+	$(Q)TB_TEST_PG=1 TB_BIN=$(BUILD)/trainbound sh tests/lib/pg.sh run \
+	  sh tests/lib/run-scripts.sh tests/http
 
 # The unit, CLI and HTTP suites again under AddressSanitizer (in
 # build-address/); make test runs it after the normal pass.

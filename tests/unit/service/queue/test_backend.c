@@ -1,6 +1,7 @@
 /*
- * test_backend.c - unit tests of the storage seam of issue 13 on a real
- * SQLite file (mkdtemp directory): which backend a --db value gets (a
+ * test_backend.c - unit tests of the storage seam of issue 13 on each
+ * backend (dbfix.h: a SQLite file, or PostgreSQL with TB_TEST_PG=1; the
+ * schema-2 upgrade is SQLite-only): which backend a --db value gets (a
  * postgresql:// URI is PostgreSQL's, and logged without its password), the upgrade of a
  * database written by the release before (schema 2, from a dump of one
  * made by commit 1feaae2's server: tests/unit/service/queue/fixtures/) to the
@@ -9,7 +10,7 @@
  * loader (queue_labels) over replicates, tiles that straddle a range, and
  * study cells with and without a duplicate.
  *
- * White-box: store_int.h gives the tests the connection (s->db). The clock
+ * White-box: dbfix.h gives the tests raw SQL on the store's connection. The clock
  * is the tests' own (now_ms arguments). Single-threaded. Run from the
  * repository root (the fixture path is relative to it).
  */
@@ -22,34 +23,19 @@
 #include "config.h"
 #include "queue.h"
 #include "queue_study.h"
-#include "store_int.h"
+#include "dbfix.h"
 #include "tb.h"
 
 #define FIXTURE "tests/unit/service/queue/fixtures/schema2-1feaae2.sql"
 
-static char tmpdir[512];
-static char dbpath[600];
-
 static void setup(void)
 {
-    const char *base = getenv("TMPDIR");
-
-    snprintf(tmpdir, sizeof tmpdir, "%s/tb-backend-XXXXXX", base && *base ? base : "/tmp");
-    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-    snprintf(dbpath, sizeof dbpath, "%s/b.db", tmpdir);
+    fx_setup("backend");
 }
 
 static void teardown(void)
 {
-    static const char *const suffix[] = {"", "-wal", "-shm", "-journal"};
-    char p[700];
-    size_t i;
-
-    for (i = 0; i < sizeof suffix / sizeof suffix[0]; i++) {
-        snprintf(p, sizeof p, "%s%s", dbpath, suffix[i]);
-        unlink(p);
-    }
-    rmdir(tmpdir);
+    fx_teardown();
 }
 
 static struct store *open_store(int migrate)
@@ -60,8 +46,8 @@ static struct store *open_store(int migrate)
     return s;
 }
 
-/* The first column of the first row of sql on db, as an integer (-1: none). */
-static int64_t sql_int(sqlite3 *db, const char *sql)
+/* The first column of the first row of sql on a raw SQLite db (-1: none). */
+static int64_t sqlite_int(sqlite3 *db, const char *sql)
 {
     sqlite3_stmt *st = NULL;
     int64_t v = -1;
@@ -73,7 +59,6 @@ static int64_t sql_int(sqlite3 *db, const char *sql)
     return v;
 }
 
-/* The first column of the first row of sql as text (caller frees). */
 static char *sql_text(sqlite3 *db, const char *sql)
 {
     sqlite3_stmt *st = NULL;
@@ -167,10 +152,10 @@ START_TEST(test_backend_selection)
     ck_assert_int_ne(access("postgresql:", F_OK), 0);
     ck_assert_int_ne(access("postgres:", F_OK), 0);
 
-    /* A path is SQLite. */
+    /* A path is SQLite; the test's URI (TB_TEST_PG=1) PostgreSQL. */
     s = open_store(1);
-    ck_assert_ptr_eq(s->ops, &queue_backend_sqlite);
-    ck_assert_str_eq(s->ops->name, "sqlite");
+    ck_assert_ptr_eq(s->ops, fx_pg ? &queue_backend_pg : &queue_backend_sqlite);
+    ck_assert_str_eq(s->ops->name, fx_pg ? "postgresql" : "sqlite");
     ck_assert_ptr_nonnull(s->ops->study);
     store_close(s);
     ck_assert_str_eq(queue_backend_pg.name, "postgresql");
@@ -223,9 +208,9 @@ static void load_fixture(void)
     fclose(f);
     ck_assert_int_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
     ck_assert_int_eq(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
-    ck_assert_int_eq(sql_int(db, "PRAGMA user_version"), 2);
-    ck_assert_int_eq(sql_int(db, "SELECT count(*) FROM pragma_table_info('jobs') "
-                                 "WHERE name = 'kind'"),
+    ck_assert_int_eq(sqlite_int(db, "PRAGMA user_version"), 2);
+    ck_assert_int_eq(sqlite_int(db, "SELECT count(*) FROM pragma_table_info('jobs') "
+                                    "WHERE name = 'kind'"),
                      0);
     sqlite3_close(db);
     free(sql);
@@ -242,6 +227,8 @@ START_TEST(test_upgrade_from_schema2)
     int64_t counts[5], next;
     char kind[QUEUE_KIND_MAX], *result, *csv, *old_result, *old_csv;
     int n, requeued, v, i;
+
+    fx_sqlite_only(); /* a SQLite file of the release before, upgraded in place */
 
     load_fixture();
     /* A worker connection does not migrate: it refuses the old schema. */
@@ -284,7 +271,7 @@ START_TEST(test_upgrade_from_schema2)
     ck_assert_ptr_nonnull(lab);
     ck_assert_int_eq(queue_load_labels(s, 1, lab), QUEUE_OK);
     ck_assert_int_eq((int64_t)popcount(lab, 257),
-                     sql_int(s->db, "SELECT sum(divergent) FROM tiles WHERE job_id = 1"));
+                     fx_int(s, "SELECT sum(divergent) FROM tiles WHERE job_id = 1", 0));
     free(lab);
     job_free(&j);
 
@@ -320,9 +307,9 @@ START_TEST(test_upgrade_from_schema2)
     ck_assert_int_eq(queue_cell_labels(s, 2, 0, b0), QUEUE_OK);
     ck_assert_int_eq(queue_cell_labels(s, 2, 2, b2), QUEUE_OK); /* the duplicate */
     ck_assert_mem_eq(b0, b2, tb_label_words(129) * sizeof *b0);
-    ck_assert_int_eq((int64_t)popcount(b0, 129),
-                     sql_int(s->db, "SELECT sum(divergent) FROM tiles WHERE job_id = 2 "
-                                    "AND cell = 0"));
+    ck_assert_int_eq(
+        (int64_t)popcount(b0, 129),
+        fx_int(s, "SELECT sum(divergent) FROM tiles WHERE job_id = 2 AND cell = 0", 0));
     free(b0);
     free(b2);
 
@@ -392,7 +379,7 @@ START_TEST(test_kinds)
     ck_assert_int_eq(queue_claim(s, 2000, 1000, &c), QUEUE_OK);
     ck_assert_str_eq(c.kind, "nn_map");
     tile_claim_free(&c);
-    ck_assert_int_eq(sql_int(s->db, "SELECT count(*) FROM jobs WHERE kind = 'nn_map'"), 1);
+    ck_assert_int_eq(fx_int(s, "SELECT count(*) FROM jobs WHERE kind = 'nn_map'", 0), 1);
     store_close(s);
 }
 END_TEST

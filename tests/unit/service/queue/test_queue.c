@@ -1,13 +1,14 @@
 /*
- * test_queue.c - unit tests of service/queue/queue.c: the job lifecycle on a real
- * SQLite file (mkdtemp directory, never :memory:): enqueue with tiles,
+ * test_queue.c - unit tests of service/queue/queue.c: the job lifecycle on
+ * each backend (dbfix.h: a real SQLite file, or a fresh database of the
+ * throwaway PostgreSQL with TB_TEST_PG=1): enqueue with tiles,
  * fair claims, leases, heartbeats, lease expiry and bounded attempts,
  * idempotent tile results, labels round-trip, cancel, delete, list and
  * pagination, idempotency keys, max_queued, revisions, retention, and a
  * crash of a process holding a lease.
  *
- * White-box: store_int.h gives the tests the connection (s->db) to check
- * rows the API does not expose. The clock is the tests' own (now_ms
+ * White-box: dbfix.h's fx_int() reads rows the API does not expose on the
+ * store's own connection. The clock is the tests' own (now_ms
  * arguments), so nothing here depends on timing. Single-threaded; one
  * test forks a child that dies holding a lease.
  */
@@ -22,32 +23,17 @@
 
 #include "queue.h"
 #include "queue_study.h"
-#include "store_int.h"
+#include "dbfix.h"
 #include "tb.h"
-
-static char tmpdir[512];
-static char dbpath[600];
 
 static void setup(void)
 {
-    const char *base = getenv("TMPDIR");
-
-    snprintf(tmpdir, sizeof tmpdir, "%s/tb-queue-XXXXXX", base && *base ? base : "/tmp");
-    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-    snprintf(dbpath, sizeof dbpath, "%s/queue.db", tmpdir);
+    fx_setup("queue");
 }
 
 static void teardown(void)
 {
-    static const char *const suffix[] = {"", "-wal", "-shm", "-journal"};
-    char p[700];
-    size_t i;
-
-    for (i = 0; i < sizeof suffix / sizeof suffix[0]; i++) {
-        snprintf(p, sizeof p, "%s%s", dbpath, suffix[i]);
-        unlink(p);
-    }
-    rmdir(tmpdir);
+    fx_teardown();
 }
 
 /* synchronous = NORMAL keeps the suite quick; test_full_cycle uses FULL. */
@@ -57,22 +43,6 @@ static struct store *open_store(void)
 
     ck_assert_int_eq(store_open(dbpath, 1, 1000, 1, &s), QUEUE_OK);
     return s;
-}
-
-/* The first column of the first row of sql with ?1 = a, as an integer
- * (-1: no row). */
-static int64_t sql_int(struct store *s, const char *sql, int64_t a)
-{
-    sqlite3_stmt *st = NULL;
-    int64_t v = -1;
-
-    ck_assert_int_eq(sqlite3_prepare_v2(s->db, sql, -1, &st, NULL), SQLITE_OK);
-    if (sqlite3_bind_parameter_count(st) > 0)
-        sqlite3_bind_int64(st, 1, a);
-    if (sqlite3_step(st) == SQLITE_ROW)
-        v = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    return v;
 }
 
 /* Enqueues a job of points points in tiles of tile_points; returns its id. */
@@ -179,8 +149,7 @@ START_TEST(test_full_cycle)
     char *result = NULL;
     int i, complete = -1;
     struct job j;
-    sqlite3_stmt *st = NULL;
-    const unsigned char *blob;
+    unsigned char blob[64];
 
     ck_assert_int_eq(store_open(dbpath, 1, 1000, 0, &s), QUEUE_OK); /* synchronous FULL */
     id = submit(s, 1000, 256, 100);
@@ -229,18 +198,11 @@ START_TEST(test_full_cycle)
     ck_assert_uint_eq(bits[15] >> (1000 - 960), 0); /* no bits past the grid */
 
     /* On disk: little-endian words, whatever the host. */
-    ck_assert_int_eq(sqlite3_prepare_v2(s->db,
-                                        "SELECT labels FROM tiles WHERE job_id = ?1 "
-                                        "AND idx = 3",
-                                        -1, &st, NULL),
-                     SQLITE_OK);
-    sqlite3_bind_int64(st, 1, id);
-    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
-    ck_assert_int_eq(sqlite3_column_bytes(st, 0), 4 * 8); /* 232 points = 4 words */
-    blob = sqlite3_column_blob(st, 0);
+    ck_assert_int_eq(
+        fx_blob(s, "SELECT labels FROM tiles WHERE job_id = ?1 AND idx = 3", id, blob, sizeof blob),
+        4 * 8); /* 232 points = 4 words */
     for (i = 0; i < 32; i++)
         ck_assert_uint_eq(blob[i], (bits[12 + i / 8] >> (8 * (i % 8))) & 0xff);
-    sqlite3_finalize(st);
 
     ck_assert_int_eq(queue_get_result(s, id, &result), QUEUE_ENOENT);
     ck_assert_int_eq(queue_complete(s, id, "{\"counts\":[1]}", "{\"dimension\":0.5}", 500),
@@ -279,12 +241,11 @@ START_TEST(test_tiling)
     ck_assert_int_eq(j.tiles_total, 65);
     ck_assert_uint_eq(j.points_total, big);
     job_free(&j);
-    ck_assert_int_eq(sql_int(s, "SELECT count(*) FROM tiles WHERE job_id = ?1", id), 65);
-    ck_assert_int_eq(sql_int(s, "SELECT begin_pt FROM tiles WHERE job_id = ?1 AND idx = 64", id),
+    ck_assert_int_eq(fx_int(s, "SELECT count(*) FROM tiles WHERE job_id = ?1", id), 65);
+    ck_assert_int_eq(fx_int(s, "SELECT begin_pt FROM tiles WHERE job_id = ?1 AND idx = 64", id),
                      (int64_t)1 << 32);
-    ck_assert_int_eq(sql_int(s, "SELECT count FROM tiles WHERE job_id = ?1 AND idx = 64", id), 1);
-    ck_assert_int_eq(sql_int(s, "SELECT sum(count) FROM tiles WHERE job_id = ?1", id),
-                     (int64_t)big);
+    ck_assert_int_eq(fx_int(s, "SELECT count FROM tiles WHERE job_id = ?1 AND idx = 64", id), 1);
+    ck_assert_int_eq(fx_int(s, "SELECT sum(count) FROM tiles WHERE job_id = ?1", id), (int64_t)big);
 
     sub.points = big;
     sub.tile_points = 64; /* 67 million rows: refused */
@@ -296,11 +257,11 @@ START_TEST(test_tiling)
     sub.points = 0;
     sub.tile_points = 64;
     ck_assert_int_eq(queue_enqueue(s, &sub, 1, &j, NULL), QUEUE_EINVAL);
-    ck_assert_int_eq(sql_int(s, "SELECT count(*) FROM jobs", 0), 1);
+    ck_assert_int_eq(fx_int(s, "SELECT count(*) FROM jobs", 0), 1);
 
     /* Exactly one full tile. */
     id = submit(s, 64, 64, 2);
-    ck_assert_int_eq(sql_int(s, "SELECT count FROM tiles WHERE job_id = ?1", id), 64);
+    ck_assert_int_eq(fx_int(s, "SELECT count FROM tiles WHERE job_id = ?1", id), 64);
     store_close(s);
 }
 END_TEST
@@ -444,8 +405,7 @@ START_TEST(test_release)
         ck_assert_int_eq(c.attempt, attempt);
         ck_assert_int_eq(queue_release(s, id, c.idx, c.attempt, attempt * 1000 + 50), QUEUE_OK);
         /* Twice, or after the release, it is not held any more. */
-        ck_assert_int_eq(queue_release(s, id, c.idx, c.attempt, attempt * 1000 + 60),
-                         QUEUE_ESTALE);
+        ck_assert_int_eq(queue_release(s, id, c.idx, c.attempt, attempt * 1000 + 60), QUEUE_ESTALE);
         ck_assert_int_eq(queue_heartbeat(s, id, c.idx, c.attempt, 999999), QUEUE_ESTALE);
         tile_claim_free(&c);
         /* Nothing is leased, so nothing expires and nothing fails. */
@@ -495,10 +455,10 @@ START_TEST(test_stale_and_repeated_finish)
     ck_assert_uint_eq(j.points_done, 0);
     ck_assert_int_eq(j.tiles_done, 0);
     job_free(&j);
-    ck_assert_int_eq(sql_int(s,
-                             "SELECT count(*) FROM tiles WHERE job_id = ?1 AND labels IS NOT "
-                             "NULL",
-                             id),
+    ck_assert_int_eq(fx_int(s,
+                            "SELECT count(*) FROM tiles WHERE job_id = ?1 AND labels IS NOT "
+                            "NULL",
+                            id),
                      0);
     ck_assert_int_eq(queue_heartbeat(s, id, old.idx, old.attempt, 5000), QUEUE_ESTALE);
 
@@ -511,10 +471,10 @@ START_TEST(test_stale_and_repeated_finish)
     ck_assert_int_eq(j.tiles_done, 1);
     ck_assert_int_eq(j.revision, rev + 1);
     job_free(&j);
-    ck_assert_int_eq(sql_int(s,
-                             "SELECT count(*) FROM tile_attempts WHERE job_id = ?1 AND "
-                             "outcome = 'done'",
-                             id),
+    ck_assert_int_eq(fx_int(s,
+                            "SELECT count(*) FROM tile_attempts WHERE job_id = ?1 AND "
+                            "outcome = 'done'",
+                            id),
                      1);
 
     /* A count that is not the tile's is a caller bug. */
@@ -617,8 +577,8 @@ START_TEST(test_delete)
     ck_assert_int_eq(c.job_id, id);
     ck_assert_int_eq(queue_delete(s, id), QUEUE_OK);
     ck_assert_int_eq(queue_get(s, id, &j), QUEUE_ENOENT);
-    ck_assert_int_eq(sql_int(s, "SELECT count(*) FROM tiles WHERE job_id = ?1", id), 0);
-    ck_assert_int_eq(sql_int(s, "SELECT count(*) FROM tile_attempts WHERE job_id = ?1", id), 0);
+    ck_assert_int_eq(fx_int(s, "SELECT count(*) FROM tiles WHERE job_id = ?1", id), 0);
+    ck_assert_int_eq(fx_int(s, "SELECT count(*) FROM tile_attempts WHERE job_id = ?1", id), 0);
     ck_assert_int_eq(queue_heartbeat(s, id, c.idx, c.attempt, 5000), QUEUE_ESTALE);
     ck_assert_int_eq(finish(s, &c, 20, NULL), QUEUE_ESTALE);
     ck_assert_int_eq(queue_delete(s, id), QUEUE_ENOENT);
@@ -633,8 +593,8 @@ START_TEST(test_delete)
     ck_assert_int_eq(complete, 1);
     ck_assert_int_eq(queue_complete(s, done, "{\"r\":1}", "{}", 50), QUEUE_OK);
     ck_assert_int_eq(queue_delete(s, done), QUEUE_OK);
-    ck_assert_int_eq(sql_int(s, "SELECT count(*) FROM results", 0), 0);
-    ck_assert_int_eq(sql_int(s, "SELECT count(*) FROM tiles", 0), 0);
+    ck_assert_int_eq(fx_int(s, "SELECT count(*) FROM results", 0), 0);
+    ck_assert_int_eq(fx_int(s, "SELECT count(*) FROM tiles", 0), 0);
     tile_claim_free(&d);
 
     /* Ids are never reused. */
@@ -788,7 +748,7 @@ START_TEST(test_max_queued)
     b = j.id;
     job_free(&j);
     ck_assert_int_eq(queue_enqueue(s, &sub, 3, &j, NULL), QUEUE_EFULL);
-    ck_assert_int_eq(sql_int(s, "SELECT count(*) FROM jobs", 0), 2);
+    ck_assert_int_eq(fx_int(s, "SELECT count(*) FROM jobs", 0), 2);
 
     c = claim(s, 4, 1000); /* running still counts */
     ck_assert_int_eq(c.job_id, a);
@@ -895,17 +855,17 @@ START_TEST(test_prune)
     /* Active jobs are never pruned; their data stays, the rest is gone. */
     ck_assert_int_eq(status_of(s, running), JOB_RUNNING);
     ck_assert_int_eq(status_of(s, queued), JOB_QUEUED);
-    ck_assert_int_eq(sql_int(s,
-                             "SELECT count(*) FROM tiles WHERE job_id NOT IN (SELECT id "
-                             "FROM jobs)",
-                             0),
+    ck_assert_int_eq(fx_int(s,
+                            "SELECT count(*) FROM tiles WHERE job_id NOT IN (SELECT id "
+                            "FROM jobs)",
+                            0),
                      0);
-    ck_assert_int_eq(sql_int(s,
-                             "SELECT count(*) FROM tile_attempts WHERE job_id NOT IN "
-                             "(SELECT id FROM jobs)",
-                             0),
+    ck_assert_int_eq(fx_int(s,
+                            "SELECT count(*) FROM tile_attempts WHERE job_id NOT IN "
+                            "(SELECT id FROM jobs)",
+                            0),
                      0);
-    ck_assert_int_eq(sql_int(s, "SELECT count(*) FROM results", 0), 0);
+    ck_assert_int_eq(fx_int(s, "SELECT count(*) FROM results", 0), 0);
     ck_assert_int_eq(queue_prune(s, 1, 1, 0, &n), QUEUE_EINVAL);
     store_close(s);
 }
@@ -993,11 +953,11 @@ START_TEST(test_crash_recovery)
     ck_assert_int_eq(a[3].idx, 2);
     ck_assert_int_eq(a[3].outcome, ATTEMPT_DONE);
     /* No tile was saved twice. */
-    ck_assert_int_eq(sql_int(s,
-                             "SELECT count(*) FROM (SELECT idx FROM tile_attempts WHERE "
-                             "job_id = ?1 AND outcome = 'done' GROUP BY idx HAVING "
-                             "count(*) > 1)",
-                             id),
+    ck_assert_int_eq(fx_int(s,
+                            "SELECT count(*) FROM (SELECT idx FROM tile_attempts WHERE "
+                            "job_id = ?1 AND outcome = 'done' GROUP BY idx HAVING "
+                            "count(*) > 1) AS d",
+                            id),
                      0);
 
     /* The labels of both processes assemble into one array. */
@@ -1173,8 +1133,8 @@ START_TEST(test_study_cycle)
 
     /* Deleting the study takes its cells and tiles with it. */
     ck_assert_int_eq(queue_delete(s, id), QUEUE_OK);
-    ck_assert_int_eq(sql_int(s, "SELECT count(*) FROM cells WHERE job_id = ?1", id), 0);
-    ck_assert_int_eq(sql_int(s, "SELECT count(*) FROM studies WHERE job_id = ?1", id), 0);
+    ck_assert_int_eq(fx_int(s, "SELECT count(*) FROM cells WHERE job_id = ?1", id), 0);
+    ck_assert_int_eq(fx_int(s, "SELECT count(*) FROM studies WHERE job_id = ?1", id), 0);
     ck_assert_int_eq(queue_is_study(s, id), 0);
     store_close(s);
 }
@@ -1209,8 +1169,8 @@ START_TEST(test_study_reuse)
     ck_assert_uint_eq(j.points_done, j.points_total);
     job_free(&j);
     ck_assert_int_eq(queue_claim(s, 4100, 1000, &c), QUEUE_ENOENT);
-    ck_assert_int_eq(sql_int(s, "SELECT count(*) FROM tile_attempts WHERE job_id = ?1", id2), 0);
-    ck_assert_int_eq(sql_int(s, "SELECT reused_from FROM cells WHERE job_id = ?1 AND idx = 1", id2),
+    ck_assert_int_eq(fx_int(s, "SELECT count(*) FROM tile_attempts WHERE job_id = ?1", id2), 0);
+    ck_assert_int_eq(fx_int(s, "SELECT reused_from FROM cells WHERE job_id = ?1 AND idx = 1", id2),
                      id1);
     ck_assert_int_eq(queue_cell_labels(s, id1, 1, a), QUEUE_OK);
     ck_assert_int_eq(queue_cell_labels(s, id2, 1, b), QUEUE_OK);
@@ -1223,7 +1183,8 @@ START_TEST(test_study_reuse)
 
     /* A succeeded sweep with the same spec is a source too. */
     {
-        struct queue_submit sub = {.spec_json = "{\"cell\":\"C\"}", .points = 200, .tile_points = 128};
+        struct queue_submit sub = {
+            .spec_json = "{\"cell\":\"C\"}", .points = 200, .tile_points = 128};
         struct queue_cell_submit cell = {"{\"cell\":\"C\"}", "cccc", NULL, 200, 64, -1};
         struct queue_study_submit st = {.spec_json = "{\"vary\":1}",
                                         .source_json = "{}",

@@ -4,8 +4,9 @@
  * migration leaves nothing behind), and the mapping of SQLite failures to
  * QUEUE_E* codes (busy, read-only, not a database).
  *
- * Every test uses a real database file in its own mkdtemp directory, never
- * :memory:, because WAL, locking and file modes only exist on files.
+ * Every test uses a real database file in its own mkdtemp directory
+ * (dbfix.h), never :memory:, because WAL, locking and file modes only
+ * exist on files.
  * White-box: store_int.h gives the tests the connection (s->db) to read
  * pragmas and tables directly. Single-threaded; Check forks per test.
  */
@@ -19,32 +20,18 @@
 
 #include "embed.h"
 #include "queue.h"
-#include "store_int.h"
+#include "dbfix.h"
 
-static char tmpdir[512];
-static char dbpath[600];
-
+/* SQLite-only (its pragmas, file modes and result codes): the Makefile
+ * runs it without TB_TEST_PG; test_store_pg.c is PostgreSQL's. */
 static void setup(void)
 {
-    const char *base = getenv("TMPDIR");
-
-    snprintf(tmpdir, sizeof tmpdir, "%s/tb-store-XXXXXX", base && *base ? base : "/tmp");
-    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-    snprintf(dbpath, sizeof dbpath, "%s/store.db", tmpdir);
+    fx_setup("store");
 }
 
 static void teardown(void)
 {
-    static const char *const suffix[] = {"", "-wal", "-shm", "-journal"};
-    char p[700];
-    size_t i;
-
-    for (i = 0; i < sizeof suffix / sizeof suffix[0]; i++) {
-        snprintf(p, sizeof p, "%s%s", dbpath, suffix[i]);
-        chmod(p, 0644);
-        unlink(p);
-    }
-    rmdir(tmpdir);
+    fx_teardown();
 }
 
 /* Opens a second, raw connection to the test database (owned by the caller:
@@ -200,7 +187,7 @@ START_TEST(test_pragmas)
     s = NULL;
     ck_assert_int_eq(store_open(dbpath, 0, 10, 1, &s), QUEUE_OK);
     ck_assert_int_eq(sql_int(s->db, "PRAGMA synchronous"), 1); /* NORMAL */
-    ck_assert_int_eq(store__light(s, 1), QUEUE_OK); /* no-op: already NORMAL */
+    ck_assert_int_eq(store__light(s, 1), QUEUE_OK);            /* no-op: already NORMAL */
     ck_assert_int_eq(sql_int(s->db, "PRAGMA synchronous"), 1);
     store_close(s);
 
