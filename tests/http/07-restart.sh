@@ -25,11 +25,10 @@ before=$(jq -r .progress.done "$TB_TMP/job.json")
 tb_kill9
 [ "$tiles" -lt "$total" ] || fail "the job finished before the kill: make it bigger"
 
-db=$TB_TMP/a.db
 have_sqlite=0
 command -v sqlite3 > /dev/null && have_sqlite=1
 if [ $have_sqlite = 1 ]; then
-    sqlite3 "$db" "SELECT idx FROM tiles WHERE job_id = $id AND state = 'done' ORDER BY idx" > "$TB_TMP/done-before"
+    tb_sql a "SELECT idx FROM tiles WHERE job_id = $id AND state = 'done' ORDER BY idx" > "$TB_TMP/done-before"
     ndone=$(wc -l < "$TB_TMP/done-before" | tr -d ' ')
     [ "$ndone" -ge 4 ] || fail "saved tiles in the file: $ndone"
 fi
@@ -44,10 +43,10 @@ wait_job "$id" succeeded 150
 if [ $have_sqlite = 1 ]; then
     # Every tile saved before the kill kept its single attempt.
     list=$(paste -sd, "$TB_TMP/done-before")
-    n=$(sqlite3 "$db" "SELECT count(*) FROM tile_attempts WHERE job_id = $id AND idx IN ($list)")
+    n=$(tb_sql a "SELECT count(*) FROM tile_attempts WHERE job_id = $id AND idx IN ($list)")
     check_eq "$n" "$ndone" "attempts of tiles saved before the kill"
     # And every tile is done exactly once.
-    n=$(sqlite3 "$db" "SELECT count(*) FROM tile_attempts WHERE job_id = $id AND outcome = 'done'")
+    n=$(tb_sql a "SELECT count(*) FROM tile_attempts WHERE job_id = $id AND outcome = 'done'")
     check_eq "$n" "$total" "done attempts"
 fi
 

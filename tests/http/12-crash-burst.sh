@@ -51,10 +51,9 @@ bad=$(awk '$2 != "202" && $2 != "000"' "$out/b/codes" | head -3)
 ids "$out/b" 202 > "$TB_TMP/accepted"
 if grep -q ' -$' "$TB_TMP/accepted"; then fail "a 202 without an id"; fi
 
-db=$TB_TMP/a.db
 tb_start a --workers 1
 # Every accepted job is present, under its key, with the id it was given.
-sqlite3 "$db" "SELECT substr(idem_key, 7), id FROM jobs" | tr '|' ' ' | sort > "$TB_TMP/stored"
+tb_sql a "SELECT substr(idem_key, 7), id FROM jobs" | tr '|' ' ' | sort > "$TB_TMP/stored"
 missing=$(comm -23 "$TB_TMP/accepted" "$TB_TMP/stored")
 [ -z "$missing" ] || fail "accepted jobs missing after the restart (key id): $missing"
 while read -r i id; do
@@ -62,8 +61,8 @@ while read -r i id; do
     check_eq "$code" 200 "GET job $id (key burst-$i, accepted before the kill)"
 done < "$TB_TMP/accepted"
 # No duplicates: one row per key, no row without a key.
-rows=$(sqlite3 "$db" "SELECT count(*) FROM jobs")
-check_eq "$(sqlite3 "$db" "SELECT count(DISTINCT idem_key) FROM jobs")" "$rows" "distinct keys"
+rows=$(tb_sql a "SELECT count(*) FROM jobs")
+check_eq "$(tb_sql a "SELECT count(DISTINCT idem_key) FROM jobs")" "$rows" "distinct keys"
 [ "$rows" -le "$N" ] || fail "$rows rows for $N submits"
 
 # Replay every key: accepted ones come back (200, same id); the rest are new.
@@ -76,8 +75,8 @@ ids "$out/r" 200 > "$TB_TMP/replayed"
 # kill whose 202 never arrived are replayed too).
 missing=$(comm -23 "$TB_TMP/accepted" "$TB_TMP/replayed")
 [ -z "$missing" ] || fail "accepted keys not replayed with their id: $missing"
-check_eq "$(sqlite3 "$db" "SELECT count(*) FROM jobs")" "$N" "jobs after replaying every key"
-check_eq "$(sqlite3 "$db" "SELECT count(DISTINCT idem_key) FROM jobs")" "$N" "distinct keys"
+check_eq "$(tb_sql a "SELECT count(*) FROM jobs")" "$N" "jobs after replaying every key"
+check_eq "$(tb_sql a "SELECT count(DISTINCT idem_key) FROM jobs")" "$N" "distinct keys"
 # The accepted jobs run to the end after the restart.
 wait_job "$(sort -k2n "$TB_TMP/accepted" | tail -1 | cut -d' ' -f2)" succeeded 60
 tb_stop

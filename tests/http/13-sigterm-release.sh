@@ -12,7 +12,6 @@
 
 spec=$TB_TMP/s.json
 write_spec "$spec" multiplicative 14 8000
-db=$TB_TMP/a.db
 
 # While draining: /readyz is 503 on a connection opened before the SIGTERM,
 # new connections are refused, and the exit comes within the deadline.
@@ -59,17 +58,17 @@ check_eq "$TB_EXIT" 0 "exit status after SIGTERM"
 [ $((t1 - t0)) -le 5 ] || fail "the shutdown took $((t1 - t0)) s"
 grep -q '"event":"drained"' "$TB_LOG" || fail "no drained event"
 
-leased=$(sqlite3 "$db" "SELECT count(*) FROM tiles WHERE job_id = $id AND state = 'leased'")
+leased=$(tb_sql a "SELECT count(*) FROM tiles WHERE job_id = $id AND state = 'leased'")
 check_eq "$leased" 0 "tiles still leased after a graceful stop"
-check_eq "$(sqlite3 "$db" "SELECT count(*) FROM tile_attempts WHERE outcome IN ('leased', 'expired')")" 0 \
+check_eq "$(tb_sql a "SELECT count(*) FROM tile_attempts WHERE outcome IN ('leased', 'expired')")" 0 \
     "attempts left leased or lost"
-released=$(sqlite3 "$db" "SELECT count(*) FROM tile_attempts WHERE job_id = $id AND outcome = 'abandoned'")
+released=$(tb_sql a "SELECT count(*) FROM tile_attempts WHERE job_id = $id AND outcome = 'abandoned'")
 [ "$released" -ge 1 ] || fail "no tile was released (none was running at the SIGTERM?)"
 grep -q '"event":"tile_released"' "$TB_LOG" || fail "no tile_released event"
-sqlite3 "$db" "SELECT idx FROM tiles WHERE job_id = $id AND state = 'done' ORDER BY idx" > "$TB_TMP/done-before"
+tb_sql a "SELECT idx FROM tiles WHERE job_id = $id AND state = 'done' ORDER BY idx" > "$TB_TMP/done-before"
 ndone=$(wc -l < "$TB_TMP/done-before" | tr -d ' ')
 [ "$ndone" -ge 2 ] || fail "saved tiles: $ndone"
-total=$(sqlite3 "$db" "SELECT tiles_total FROM jobs WHERE id = $id")
+total=$(tb_sql a "SELECT tiles_total FROM jobs WHERE id = $id")
 [ "$ndone" -lt "$total" ] || fail "the job finished before the SIGTERM: make it bigger"
 echo "released $released tiles, $ndone of $total saved before the SIGTERM"
 
@@ -78,9 +77,9 @@ if grep -q '"event":"recovered"' "$TB_LOG"; then fail "leases recovered after a 
 [ "$(job_field "$id" .progress.tiles_done)" -ge "$ndone" ] || fail "progress went back"
 wait_job "$id" succeeded 150
 list=$(paste -sd, "$TB_TMP/done-before")
-check_eq "$(sqlite3 "$db" "SELECT count(*) FROM tile_attempts WHERE job_id = $id AND idx IN ($list)")" \
+check_eq "$(tb_sql a "SELECT count(*) FROM tile_attempts WHERE job_id = $id AND idx IN ($list)")" \
     "$ndone" "attempts of the tiles saved before the SIGTERM"
-check_eq "$(sqlite3 "$db" "SELECT count(*) FROM tile_attempts WHERE job_id = $id AND outcome = 'done'")" \
+check_eq "$(tb_sql a "SELECT count(*) FROM tile_attempts WHERE job_id = $id AND outcome = 'done'")" \
     "$total" "done attempts (one per tile)"
 expect_status 200 GET "/v1/jobs/$id/result"
 "$TB_BIN" run --threads 2 --quiet "$spec" > "$TB_TMP/cli.json"

@@ -8,6 +8,7 @@
 #  - --conn-timeout drops a client that connects and sends nothing, or
 #    half a request.
 . "$TB_ROOT/tests/lib/http.sh"
+tb_sqlite_only "its lock is the sqlite3 CLI in BEGIN IMMEDIATE (max_queued is test_queue test_max_queued on both)"
 
 JSON='Content-Type: application/json'
 long=$TB_TMP/long.json

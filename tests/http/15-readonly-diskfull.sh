@@ -8,6 +8,7 @@
 #    otherwise): writes are 507 "disk-full" problems (never 500), reads go
 #    on, and writes work again once space is freed.
 . "$TB_ROOT/tests/lib/http.sh"
+tb_sqlite_only "a read-only file and a full file system"
 
 JSON='Content-Type: application/json'
 small=$TB_TMP/small.json

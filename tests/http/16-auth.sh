@@ -93,7 +93,7 @@ tb_stop
 # A token file without tokens, or a missing one, refuses to start (exit 2).
 printf '# nothing\n\n' > "$TB_TMP/empty"
 for f in "$TB_TMP/empty" "$TB_TMP/missing"; do
-    "$TB_BIN" serve --listen 127.0.0.1:0 --db "$TB_TMP/c.db" --token-file "$f" 2> "$TB_TMP/err" &
+    "$TB_BIN" serve --listen 127.0.0.1:0 --db "$(tb_db c)" --token-file "$f" 2> "$TB_TMP/err" &
     p=$!
     TB_PIDS="$TB_PIDS $p"
     st=0

@@ -9,7 +9,6 @@ small=$TB_TMP/small.json
 long=$TB_TMP/long.json
 write_spec "$small" quadratic 4 100
 write_spec "$long" multiplicative 16 8000
-db=$TB_TMP/a.db
 
 tb_start a --workers 1 --tile-points 256 --retention-succeeded 1 --retention-failed 2
 grep -q '"event":"retention"' "$TB_LOG" || fail "no retention line at start-up"
@@ -34,7 +33,7 @@ st=$(job_field "$run" .status)
 case "$st" in queued | running) ;; *) fail "the long job is $st: make it longer" ;; esac
 expect_problem 404 GET "/v1/jobs/$ok/result"
 for t in tiles tile_attempts results; do
-    check_eq "$(sqlite3 "$db" "SELECT count(*) FROM $t WHERE job_id IN ($ok, $gone)")" 0 "$t rows left"
+    check_eq "$(tb_sql a "SELECT count(*) FROM $t WHERE job_id IN ($ok, $gone)")" 0 "$t rows left"
 done
 grep -q '"event":"pruned"' "$TB_LOG" || fail "no pruned event"
 # The running job is not touched: it goes on and finishes, then goes too.

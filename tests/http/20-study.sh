@@ -128,9 +128,9 @@ cmp -s "$TB_TMP/b1" "$TB_TMP/b2" || fail "the reused study's table differs"
 expect_status 200 GET "/v1/jobs/$id2/cells?limit=1"
 check_eq "$(body_json .items[0].reused_from)" "$first" "reused_from"
 if command -v sqlite3 > /dev/null; then
-    n=$(sqlite3 "$TB_TMP/a.db" "SELECT count(*) FROM tile_attempts WHERE job_id = $id2")
+    n=$(tb_sql a "SELECT count(*) FROM tile_attempts WHERE job_id = $id2")
     check_eq "$n" 0 "tile attempts of the reused study"
-    n=$(sqlite3 "$TB_TMP/a.db" "SELECT count(*) FROM tile_attempts WHERE job_id = $first AND outcome = 'done'")
+    n=$(tb_sql a "SELECT count(*) FROM tile_attempts WHERE job_id = $first AND outcome = 'done'")
     check_eq "$n" 20 "tiles of the first study computed once each"
 fi
 

@@ -39,14 +39,14 @@ expect_status 200 GET "/v1/jobs/$id/cells"
 check_eq "$(body_json .status)" canceled "status in /cells"
 check_eq "$(body_json '[.items[] | select(.status == "pending")] | length > 0')" true "pending cells"
 if command -v sqlite3 > /dev/null; then
-    n=$(sqlite3 "$TB_TMP/a.db" "SELECT count(*) FROM tiles WHERE job_id = $id AND state = 'leased'")
+    n=$(tb_sql a "SELECT count(*) FROM tiles WHERE job_id = $id AND state = 'leased'")
     check_eq "$n" 0 "leased tiles after cancel"
 fi
 
 expect_status 204 DELETE "/v1/jobs/$id"
 expect_problem 404 GET "/v1/jobs/$id/cells"
 if command -v sqlite3 > /dev/null; then
-    n=$(sqlite3 "$TB_TMP/a.db" "SELECT (SELECT count(*) FROM cells) + (SELECT count(*) FROM studies) + (SELECT count(*) FROM tiles)")
+    n=$(tb_sql a "SELECT (SELECT count(*) FROM cells) + (SELECT count(*) FROM studies) + (SELECT count(*) FROM tiles)")
     check_eq "$n" 0 "rows left after delete"
 fi
 

@@ -28,13 +28,12 @@ tb_kill9
 tiles=$(jq -r .progress.tiles_done "$TB_TMP/job.json")
 [ "$tiles" -lt "$total" ] || fail "the study finished before the kill: make it bigger"
 
-db=$TB_TMP/a.db
 have_sqlite=0
 command -v sqlite3 > /dev/null && have_sqlite=1
 if [ $have_sqlite = 1 ]; then
-    sqlite3 "$db" "SELECT idx FROM tiles WHERE job_id = $id AND state = 'done' ORDER BY idx" > "$TB_TMP/done-before"
+    tb_sql a "SELECT idx FROM tiles WHERE job_id = $id AND state = 'done' ORDER BY idx" > "$TB_TMP/done-before"
     ndone=$(wc -l < "$TB_TMP/done-before" | tr -d ' ')
-    sqlite3 "$db" "SELECT idx || ':' || row_json FROM cells WHERE job_id = $id AND status = 'done'" > "$TB_TMP/cells-before"
+    tb_sql a "SELECT idx || ':' || row_json FROM cells WHERE job_id = $id AND status = 'done'" > "$TB_TMP/cells-before"
     [ -s "$TB_TMP/cells-before" ] || fail "no finished cell in the file"
 fi
 
@@ -45,13 +44,13 @@ check_eq "$(body_json .progress.cells_done)" 4 "cells_done"
 
 if [ $have_sqlite = 1 ]; then
     list=$(paste -sd, "$TB_TMP/done-before")
-    n=$(sqlite3 "$db" "SELECT count(*) FROM tile_attempts WHERE job_id = $id AND idx IN ($list)")
+    n=$(tb_sql a "SELECT count(*) FROM tile_attempts WHERE job_id = $id AND idx IN ($list)")
     check_eq "$n" "$ndone" "attempts of tiles saved before the kill"
-    n=$(sqlite3 "$db" "SELECT count(*) FROM tile_attempts WHERE job_id = $id AND outcome = 'done'")
+    n=$(tb_sql a "SELECT count(*) FROM tile_attempts WHERE job_id = $id AND outcome = 'done'")
     check_eq "$n" "$total" "done attempts"
     while IFS= read -r line; do
         c=${line%%:*}
-        now=$(sqlite3 "$db" "SELECT idx || ':' || row_json FROM cells WHERE job_id = $id AND idx = $c")
+        now=$(tb_sql a "SELECT idx || ':' || row_json FROM cells WHERE job_id = $id AND idx = $c")
         check_eq "$now" "$line" "row of cell $c kept across the restart"
     done < "$TB_TMP/cells-before"
 fi

@@ -2,8 +2,13 @@
 # Sourced by POSIX sh scripts run by tests/lib/run-scripts.sh, which sets
 # $TB_BIN (the binary), $TB_TMP (a fresh temp dir) and $TB_ROOT (the repo).
 #
-#   tb_start NAME [FLAGS...]  start `serve` on 127.0.0.1:0 with DB $TB_TMP/NAME.db;
+#   tb_start NAME [FLAGS...]  start `serve` on 127.0.0.1:0 with database NAME (tb_db);
 #                             sets TB_URL, TB_PID, TB_LOG; waits for /healthz
+#   tb_db NAME                the --db of database NAME: the file $TB_TMP/NAME.db, or with
+#                             TB_TEST_PG=1 (make http-pg) a database of the throwaway
+#                             PostgreSQL at $TB_PG_URI, created on first use, dropped on exit
+#   tb_sql NAME SQL           runs SQL on database NAME (sqlite3 or psql), rows as a|b|c
+#   tb_sqlite_only WHY        ends the script as passed on PostgreSQL: it tests a SQLite file
 #   tb_stop                   SIGTERM the current server, wait for it (exit status in TB_EXIT)
 #   tb_kill9                  kill -9 the current server
 #   req METHOD PATH [CURL ARGS...]  one request; prints the status code; the
@@ -23,6 +28,7 @@ set -u
 : "${TB_BIN:?TB_BIN must name the trainbound binary}"
 : "${TB_TMP:?TB_TMP must name a temporary directory}"
 : "${TB_ROOT:=$(pwd)}"
+: "${TB_PG_BIN:=/usr/lib/postgresql/15/bin}"
 
 TB_PIDS=""
 TB_PID=""
@@ -38,6 +44,14 @@ tb_cleanup() {
         wait "$p" 2>/dev/null || true
     done
     TB_PIDS=""
+    # The databases tb_db created (it runs in $(...): the list is a file).
+    if [ -f "$TB_TMP/pg-databases" ]; then
+        while read -r d; do
+            "$TB_PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 "$TB_PG_URI/postgres" \
+                -c "DROP DATABASE IF EXISTS $d WITH (FORCE)" > /dev/null 2>&1 || true
+        done < "$TB_TMP/pg-databases"
+        rm -f "$TB_TMP/pg-databases"
+    fi
 }
 trap 'tb_cleanup' EXIT
 trap 'tb_cleanup; exit 1' INT TERM
@@ -55,6 +69,48 @@ check_eq() {
     [ "$1" = "$2" ] || fail "$3: got '$1', want '$2'"
 }
 
+tb_pg() {
+    [ "${TB_TEST_PG:-0}" = 1 ]
+}
+
+# The PostgreSQL database of NAME in this script: h_<script's temp dir>_NAME.
+tb_pgname() {
+    echo "h_$(basename "$TB_TMP" | tr -c 'a-zA-Z0-9\n' _ | tr 'A-Z' 'a-z')_$1"
+}
+
+# tb_db NAME: the --db value of database NAME.
+tb_db() {
+    if ! tb_pg; then
+        echo "$TB_TMP/$1.db"
+        return 0
+    fi
+    : "${TB_PG_URI:?TB_TEST_PG=1 needs TB_PG_URI (tests/lib/pg.sh)}"
+    d=$(tb_pgname "$1")
+    if ! grep -qx "$d" "$TB_TMP/pg-databases" 2> /dev/null; then
+        "$TB_PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 "$TB_PG_URI/postgres" \
+            -c "CREATE DATABASE $d" > /dev/null || fail "CREATE DATABASE $d failed"
+        echo "$d" >> "$TB_TMP/pg-databases"
+    fi
+    echo "$TB_PG_URI/$d"
+}
+
+# tb_sql NAME SQL: rows of SQL on database NAME, columns joined by |.
+tb_sql() {
+    if tb_pg; then
+        "$TB_PG_BIN/psql" -X -q -A -t -v ON_ERROR_STOP=1 "$TB_PG_URI/$(tb_pgname "$1")" -c "$2"
+    else
+        sqlite3 "$TB_TMP/$1.db" "$2"
+    fi
+}
+
+# tb_sqlite_only WHY: this script is about a SQLite file; on PostgreSQL it passes at once.
+tb_sqlite_only() {
+    if tb_pg; then
+        echo "skip on PostgreSQL (SQLite only): $*"
+        exit 0
+    fi
+}
+
 # tb_start NAME [FLAGS...]
 tb_start() {
     name=$1
@@ -64,7 +120,8 @@ tb_start() {
     # The address is on the first line this process logs: the log file
     # may hold the lines of an earlier run of the same NAME.
     skip=$(grep -c '"event":"listening"' "$TB_LOG" 2>/dev/null || true)
-    "$TB_BIN" serve --listen 127.0.0.1:0 --db "$TB_TMP/$name.db" "$@" 2>> "$TB_LOG" &
+    db=$(tb_db "$name") || exit 1
+    "$TB_BIN" serve --listen 127.0.0.1:0 --db "$db" "$@" 2>> "$TB_LOG" &
     TB_PID=$!
     TB_PIDS="$TB_PIDS $TB_PID"
     addr=""
