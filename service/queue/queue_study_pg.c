@@ -197,8 +197,8 @@ static int submit_tx(struct store *s, void *ctx)
     return ret;
 }
 
-static int study_enqueue(struct store *s, const struct queue_study_submit *sub, int64_t now_ms,
-                         struct job *out, int *replayed, size_t *copied)
+static int pg_study_enqueue(struct store *s, const struct queue_study_submit *sub, int64_t now_ms,
+                            struct job *out, int *replayed, size_t *copied)
 {
     struct submit t = {sub, now_ms, out, replayed, 0, calloc(sub->n_cells, sizeof *t.plan)};
     int ret;
@@ -231,7 +231,7 @@ static int read_study(const PGresult *r, int row, void *ctx)
     return ret == QUEUE_OK && (!out->source_json || !out->axes_json) ? QUEUE_EIO : ret;
 }
 
-static int study_get(struct store *s, int64_t job_id, struct study_info *out)
+static int pg_study_get(struct store *s, int64_t job_id, struct study_info *out)
 {
     return pq_row(s, SQL(C_STUDY), SQ_ARGS(SQ_I(job_id)), read_study, out);
 }
@@ -265,12 +265,12 @@ static int read_cell(const PGresult *r, int row, void *ctx)
     return cell_from(r, row, ctx, 1);
 }
 
-static int cell_get(struct store *s, int64_t job_id, int64_t idx, struct study_cell *out)
+static int pg_cell_get(struct store *s, int64_t job_id, int64_t idx, struct study_cell *out)
 {
     return pq_row(s, SQL(C_CELL), SQ_ARGS(SQ_I(job_id), SQ_I(idx)), read_cell, out);
 }
 
-static int cell_tiles_left(struct store *s, int64_t job_id, int64_t idx, int64_t *left)
+static int pg_cell_tiles_left(struct store *s, int64_t job_id, int64_t idx, int64_t *left)
 {
     return pq_int(s, SQL(C_LEFT), SQ_ARGS(SQ_I(job_id), SQ_I(idx)), left);
 }
@@ -296,7 +296,7 @@ static int read_fill(const PGresult *r, int row, void *ctx)
     return ret;
 }
 
-static int cells_ready(struct store *s, int64_t job_id, int64_t *idx, int cap, int *n)
+static int pg_cells_ready(struct store *s, int64_t job_id, int64_t *idx, int cap, int *n)
 {
     struct fill f = {idx, NULL, n};
     int ret = pq_rows(s, SQL(C_READY), SQ_ARGS(SQ_I(job_id), SQ_I(cap)), read_fill, &f);
@@ -306,8 +306,8 @@ static int cells_ready(struct store *s, int64_t job_id, int64_t *idx, int cap, i
     return ret;
 }
 
-static int cells_page(struct store *s, int64_t job_id, int64_t offset, int limit,
-                      struct study_cell *out, int *n)
+static int pg_cells_page(struct store *s, int64_t job_id, int64_t offset, int limit,
+                         struct study_cell *out, int *n)
 {
     struct fill f = {NULL, out, n};
     int ret =
@@ -340,34 +340,34 @@ static int cell_finish_tx(struct store *s, void *ctx)
     return ret;
 }
 
-static int cell_finish(struct store *s, int64_t job_id, int64_t idx, const char *row_json,
-                       int64_t now_ms)
+static int pg_cell_finish(struct store *s, int64_t job_id, int64_t idx, const char *row_json,
+                          int64_t now_ms)
 {
     struct cell_done d = {job_id, idx, now_ms, row_json};
 
     return pq_tx(s, cell_finish_tx, &d);
 }
 
-static int put_csv(struct store *s, int64_t job_id, const char *csv)
+static int pg_put_csv(struct store *s, int64_t job_id, const char *csv)
 {
     int changed = 0, ret = pq_exec(s, SQL(C_CSV_PUT), SQ_ARGS(SQ_I(job_id), SQ_T(csv)), &changed);
 
     return ret == QUEUE_OK && changed == 0 ? QUEUE_ENOENT : ret;
 }
 
-static int get_csv(struct store *s, int64_t job_id, char **csv)
+static int pg_get_csv(struct store *s, int64_t job_id, char **csv)
 {
     return pq_text(s, SQL(C_CSV), SQ_ARGS(SQ_I(job_id)), csv);
 }
 
 const struct queue_study_backend queue_study_pg = {
-    .enqueue = study_enqueue,
-    .get = study_get,
-    .cell_get = cell_get,
-    .cell_tiles_left = cell_tiles_left,
-    .cells_ready = cells_ready,
-    .cell_finish = cell_finish,
-    .cells_page = cells_page,
-    .put_csv = put_csv,
-    .get_csv = get_csv,
+    .enqueue = pg_study_enqueue,
+    .get = pg_study_get,
+    .cell_get = pg_cell_get,
+    .cell_tiles_left = pg_cell_tiles_left,
+    .cells_ready = pg_cells_ready,
+    .cell_finish = pg_cell_finish,
+    .cells_page = pg_cells_page,
+    .put_csv = pg_put_csv,
+    .get_csv = pg_get_csv,
 };
