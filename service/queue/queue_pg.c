@@ -364,7 +364,8 @@ static int enqueue_tx(struct store *s, void *ctx)
 static int pg_enqueue(struct store *s, const struct queue_submit *sub, const char *kind,
                       int64_t tiles, int64_t now_ms, struct job *out, int *replayed)
 {
-    struct enqueue e = {sub, kind, tiles, now_ms, out, replayed};
+    int again = 0;
+    struct enqueue e = {sub, kind, tiles, now_ms, out, replayed ? replayed : &again};
 
     return pq_tx(s, enqueue_tx, &e);
 }
