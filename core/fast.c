@@ -78,6 +78,8 @@
 #define FAST_CP7 0x1.20ad6dd24af91p-18
 #define FAST_CP8 -0x1.22675d265119cp-23
 
+#define FAST_RADII 24
+
 struct fast_args {
     const struct tb_spec *spec;
     enum tb_family family;
@@ -89,6 +91,9 @@ struct fast_args {
     int lean;           /* 1-D lean mode (see fast_kernel.h), with its bounds on x^2: */
     double lean_xc;     /* at most this: f cannot pass the threshold, phase in range */
     double lean_xd;     /* over this: f surely passes the threshold */
+    int proofs;         /* 1: lean runs may end early on a proof (fast_proved_bounded) */
+    int n_radii;        /* multiplicative proofs: the ladder of fast_radius_setup() */
+    double radius[FAST_RADII], rad_a[FAST_RADII], rad_b[FAST_RADII];
     int steps;
     enum tb_criterion criterion;
     double threshold;
@@ -112,10 +117,95 @@ static inline double fast_lr(const struct fast_args *a, uint64_t j)
 /* clang-format on */
 #define FAST_TARGET_END _Pragma("clang attribute pop")
 #else
-#define FAST_TARGET_AVX512 _Pragma("GCC push_options") _Pragma("GCC target(\"avx512f,avx512dq,fma\")")
+#define FAST_TARGET_AVX512                                                                         \
+    _Pragma("GCC push_options") _Pragma("GCC target(\"avx512f,avx512dq,fma\")")
 #define FAST_TARGET_AVX2 _Pragma("GCC push_options") _Pragma("GCC target(\"avx2,fma\")")
 #define FAST_TARGET_END _Pragma("GCC pop_options")
 #endif
+
+/*
+ * Proofs: a lean run whose verdict is already certain ends early, with the
+ * label it would have reached after all T steps. Both are exact, not
+ * approximations: a proof holds for the rounded arithmetic of the loops in
+ * fast_kernel.h, with margins far above its rounding.
+ *
+ * Additive and quadratic: the lean update is x' = g x + b sin(.), with
+ * g = 1 - 2s and b = s * 2 pi eps / lam (0 for the quadratic), and
+ * |sin| <= 1. If q = |g| < 1, every |x| <= R = max(|x0|, |b| / (1 - q)) maps
+ * into |x'| <= q R + |b| <= R. So when R <= xr (the loop's own bound under
+ * which f cannot pass the threshold), the run stays bounded for all T
+ * steps: it is decided before its first step. On [L]'s grid [0, 1.5] that
+ * is every rate below about 0.9994, two thirds of the grid and almost all
+ * of the bounded (full-length) runs.
+ *
+ * Multiplicative: x' = x h(x), h = 1 - s G + s c1 x sin(k x), with
+ * G = 2 (1 + eps cos(k x)), k = 2 pi / lam, c1 = k eps. On |x| <= r with
+ * k r <= pi / 2, cos(k x) lies in [cos(k r), 1] and x sin(k x) in
+ * [0, r sin(k r)], which bound h. If |h| <= 1 - 2^-20 there, |x| only
+ * shrinks once it is inside r: bounded for ever. fast_radius() finds the
+ * largest such r for a rate (0 when there is none), and the loop ends a
+ * run whose |x| is at most that (also covering x == 0 exactly, a fixed
+ * point).
+ */
+#define FAST_PROOF_ROOM (1.0 - 0x1p-20)
+
+/* 1 when the lean run at learning rate s is certain to stay bounded. */
+static int fast_proved_bounded(const struct fast_args *a, double s)
+{
+    double q, b, R;
+
+    if (!a->proofs || a->family == TB_MULTIPLICATIVE || !(fabs(a->x0) < INFINITY))
+        return 0;
+    q = fabs(1.0 - 2.0 * s) + 0x1p-48;
+    b = a->family == TB_ADDITIVE ? fabs(s * a->grad_scale) * (1.0 + 0x1p-48) : 0.0;
+    if (!(q < FAST_PROOF_ROOM))
+        return 0;
+    R = fmax(fabs(a->x0), b / (1.0 - q));
+    return R <= sqrt(a->lean_xc) * FAST_PROOF_ROOM;
+}
+
+/* The multiplicative lean run's proof radius at rate s (see above), or 0:
+ * the largest radius of fast_radius_setup()'s ladder where
+ * |1 + s A| and |1 - s B| are both within the room. */
+static double fast_radius(const struct fast_args *a, double s)
+{
+    int j;
+
+    if (!(s >= 0.0))
+        return 0.0;
+    for (j = 0; j < a->n_radii; j++) {
+        if (fabs(1.0 + s * a->rad_a[j]) <= FAST_PROOF_ROOM &&
+            fabs(1.0 - s * a->rad_b[j]) <= FAST_PROOF_ROOM)
+            return a->radius[j];
+    }
+    return 0.0;
+}
+
+/* The ladder of proof radii r_j = (pi / 2k) 2^-j (multiplicative lean runs
+ * with proofs on): on |x| <= r_j, h lies in [1 + s A_j, 1 - s B_j] for
+ * every rate s >= 0, so fast_radius() costs two tests per rung. */
+static void fast_radius_setup(struct fast_args *a)
+{
+    const double k = fabs(a->phase_scale), eps = a->eps, c1 = a->grad_scale;
+    const double xr = sqrt(a->lean_xc) * FAST_PROOF_ROOM;
+    double r = (TB_TWO_PI / 4.0) / k;
+    int j;
+
+    a->n_radii = 0;
+    if (!a->proofs || a->family != TB_MULTIPLICATIVE || !isfinite(r))
+        return;
+    for (j = 0; j < FAST_RADII; j++, r *= 0.5) {
+        const double cr = cos(k * r), t = c1 * r * sin(k * r);
+        const double elo = eps >= 0.0 ? eps * cr : eps, ehi = eps >= 0.0 ? eps : eps * cr;
+
+        if (!(r <= xr))
+            continue;
+        a->rad_a[a->n_radii] = -2.0 * (1.0 + ehi) + fmin(0.0, t);
+        a->rad_b[a->n_radii] = 2.0 * (1.0 + elo) - fmax(0.0, t);
+        a->radius[a->n_radii] = r * FAST_PROOF_ROOM;
+        a->n_radii++;
+    }
+}
 
 FAST_TARGET_AVX512
 #define FK_W 8
@@ -145,6 +235,16 @@ FAST_TARGET_END
 #undef FK_NAME
 #undef FK_ANY
 
+/* TRAINBOUND_PROOFS=off runs every lean run to its end, proofs or not
+ * (benchmarks of the kernel itself, and the tests that compare the two);
+ * the labels are the same either way. Read at each call: no state. */
+static int fast_env_proofs(void)
+{
+    const char *e = getenv("TRAINBOUND_PROOFS");
+
+    return !(e && strcmp(e, "off") == 0);
+}
+
 /*
  * Lean mode for 1-D single-term runs judged by max loss with NaN
  * divergent: the bounds on x^2 that let the hot loop skip f (see
@@ -167,6 +267,7 @@ static void fast_lean_setup(struct fast_args *a)
     } else {
         a->lean_xc = a->lean_xd = M; /* f = x^2 exactly */
     }
+    a->proofs = a->lean && fast_env_proofs();
 }
 
 /* TRAINBOUND_ISA=avx512|avx2|sse2 caps the fast path for the whole
@@ -235,7 +336,7 @@ int tb__fast_sweep_tile(const struct tb_spec *spec, uint64_t begin, uint64_t cou
 {
     const struct tb_model *m = &spec->model;
     struct fast_args a;
-    uint64_t lane_steps = 0, divergent = 0;
+    uint64_t lane_steps = 0, divergent = 0, proved = 0;
     unsigned csr;
     int rc;
 
@@ -266,8 +367,10 @@ int tb__fast_sweep_tile(const struct tb_spec *spec, uint64_t begin, uint64_t cou
     a.cancel = cancel;
     a.progress = progress;
     a.progress_user = progress_user;
-    if (!nd)
+    if (!nd) {
         fast_lean_setup(&a);
+        fast_radius_setup(&a);
+    }
 
     memset(out, 0, tb_label_words(count) * sizeof *out);
     /* Flush subnormals to zero for this tile (restored below): a run that
@@ -280,15 +383,15 @@ int tb__fast_sweep_tile(const struct tb_spec *spec, uint64_t begin, uint64_t cou
     switch (fast_pick(spec->isa_cap)) {
     case TB_ISA_AVX512:
         rc = nd ? sweep_nd_avx512(&a, out, &lane_steps, &divergent)
-                : sweep_1d_avx512(&a, out, &lane_steps, &divergent);
+                : sweep_1d_avx512(&a, out, &lane_steps, &divergent, &proved);
         break;
     case TB_ISA_AVX2:
         rc = nd ? sweep_nd_avx2(&a, out, &lane_steps, &divergent)
-                : sweep_1d_avx2(&a, out, &lane_steps, &divergent);
+                : sweep_1d_avx2(&a, out, &lane_steps, &divergent, &proved);
         break;
     default:
         rc = nd ? sweep_nd_sse2(&a, out, &lane_steps, &divergent)
-                : sweep_1d_sse2(&a, out, &lane_steps, &divergent);
+                : sweep_1d_sse2(&a, out, &lane_steps, &divergent, &proved);
         break;
     }
     _mm_setcsr(csr);
@@ -300,6 +403,7 @@ int tb__fast_sweep_tile(const struct tb_spec *spec, uint64_t begin, uint64_t cou
         stats->points = count;
         stats->divergent = divergent;
         stats->lane_steps = lane_steps;
+        stats->proved = proved;
     }
     return TB_OK;
 }

@@ -27,8 +27,8 @@
  * r^18 on |r| <= pi/2 (tools/fit-sincos.py; truncation about 1e-18). The
  * error is absolute, at most about 2 ulp of 1 (not relative near the
  * zeros of cos); the unit tests bound it against libm. Larger or
- * non-finite arguments go to libm lane by lane. Labels may differ from the reference path only where
- * the dynamics are chaotic (tests and `make bench` measure it).
+ * non-finite arguments go to libm lane by lane. Labels may differ from the reference path only
+ * where the dynamics are chaotic (tests and `make bench` measure it).
  */
 
 #define FK_VD FK_NAME(vd)
@@ -124,8 +124,7 @@ FK_AI void FK_NAME(vsin)(const int nu, const FK_VD *x, FK_VD *s, const int check
 }
 
 /* sin and cos of nu vectors (see vsin). */
-FK_AI void FK_NAME(vsincos)(const int nu, const FK_VD *x, FK_VD *s, FK_VD *c,
-                              const int check)
+FK_AI void FK_NAME(vsincos)(const int nu, const FK_VD *x, FK_VD *s, FK_VD *c, const int check)
 {
     FK_VD r[FK_UMAX], r2[FK_UMAX], p[FK_UMAX], q[FK_UMAX];
     FK_VL odd[FK_UMAX];
@@ -168,8 +167,7 @@ FK_AI void FK_NAME(vsincos)(const int nu, const FK_VD *x, FK_VD *s, FK_VD *c,
  * exact). Lean mode keeps |v| far under 2^51 (lean_xc), so nothing
  * here checks the range.
  */
-FK_AI void FK_NAME(reduce_pi)(const int nu, const FK_VD *x, const double kpi, FK_VD *r,
-                              FK_VL *odd)
+FK_AI void FK_NAME(reduce_pi)(const int nu, const FK_VD *x, const double kpi, FK_VD *r, FK_VL *odd)
 {
     const FK_VD magic = (FK_VD){0} + 0x1.8p52;
     int u;
@@ -204,8 +202,7 @@ FK_AI void FK_NAME(vsinpi)(const int nu, const FK_VD *x, const double kpi, FK_VD
     FK_EACH(u) s[u] = (FK_VD)((FK_VL)(r[u] * p[u]) ^ odd[u]);
 }
 
-FK_AI void FK_NAME(vsincospi)(const int nu, const FK_VD *x, const double kpi, FK_VD *s,
-                              FK_VD *c)
+FK_AI void FK_NAME(vsincospi)(const int nu, const FK_VD *x, const double kpi, FK_VD *s, FK_VD *c)
 {
     FK_VD r[FK_UMAX], z[FK_UMAX], p[FK_UMAX], q[FK_UMAX];
     FK_VL odd[FK_UMAX];
@@ -267,18 +264,28 @@ struct FK_NAME(book) {
     int64_t idx[FK_L]; /* point offset in the tile, or -1 for an idle lane */
     uint64_t next;     /* next point to hand out */
     uint64_t finished, lane_steps, divergent;
-    int active; /* lanes with a point */
+    uint64_t proved; /* runs ended early on a proof (fast.c, "Proofs") */
+    int active;      /* lanes with a point */
 };
 
 /* Gives lane l the tile's next point: returns 1 and its learning rate in
- * *s, or 0 (the lane goes idle, *s = 0) when none is left. */
-static inline int FK_NAME(take)(const struct fast_args *a, struct FK_NAME(book) *b, int l,
+ * *s, or 0 (the lane goes idle, *s = 0) when none is left. Points proved
+ * bounded before their first step (fast_proved_bounded) are finished here,
+ * with their label 0, and never reach a lane. */
+static inline int FK_NAME(take)(const struct fast_args *a, struct FK_NAME(book) * b, int l,
                                 double *s)
 {
-    if (b->next < a->count) {
-        b->idx[l] = (int64_t)b->next;
-        *s = fast_lr(a, b->next);
-        b->next++;
+    while (b->next < a->count) {
+        const uint64_t j = b->next++;
+        const double sj = fast_lr(a, j);
+
+        if (fast_proved_bounded(a, sj)) {
+            b->finished++;
+            b->proved++;
+            continue;
+        }
+        b->idx[l] = (int64_t)j;
+        *s = sj;
         return 1;
     }
     b->idx[l] = -1;
@@ -289,7 +296,7 @@ static inline int FK_NAME(take)(const struct fast_args *a, struct FK_NAME(book) 
 
 /* Lane l's run ended after `steps` steps: records its label, then takes
  * the next point (see take). */
-static inline int FK_NAME(retire)(const struct fast_args *a, struct FK_NAME(book) *b,
+static inline int FK_NAME(retire)(const struct fast_args *a, struct FK_NAME(book) * b,
                                   uint64_t *out, int l, int divergent, uint64_t steps, double *s)
 {
     uint64_t j = (uint64_t)b->idx[l];
@@ -309,8 +316,8 @@ static inline int FK_NAME(retire)(const struct fast_args *a, struct FK_NAME(book
  * at step T. valid: the lanes being judged; the others keep their sums.
  * Returns the lanes that stop, and the divergent ones in *dv.
  */
-FK_AI FK_VL FK_NAME(judge)(const struct fast_args *a, FK_VD f, FK_VD *sum, FK_VL atend,
-                           FK_VL valid, FK_VL *dv)
+FK_AI FK_VL FK_NAME(judge)(const struct fast_args *a, FK_VD f, FK_VD *sum, FK_VL atend, FK_VL valid,
+                           FK_VL *dv)
 {
     const double M = a->threshold;
     FK_VL d, stop, nonfin;
@@ -341,7 +348,7 @@ FK_AI FK_VL FK_NAME(judge)(const struct fast_args *a, FK_VD f, FK_VD *sum, FK_VL
  * (multiplicative), 1 - 2s (additive lean). dl: the iteration at which
  * the run reaches step T. */
 struct FK_NAME(vec1) {
-    FK_VD x, s, sn, g, dl, sum;
+    FK_VD x, s, sn, g, dl, sum, pr;
 };
 
 /*
@@ -352,10 +359,10 @@ struct FK_NAME(vec1) {
  * tb_loss(); a lane that goes on gets libm's sin/cos. Else dbits holds the
  * divergent lanes. A lane that stops is retired and refilled.
  */
-static __attribute__((noinline)) void
-FK_NAME(settle)(const struct fast_args *a, struct FK_NAME(book) *b, uint64_t *out,
-                struct FK_NAME(vec1) *v, unsigned bits, unsigned dbits, int base, double it,
-                int lean)
+static __attribute__((noinline)) void FK_NAME(settle)(const struct fast_args *a,
+                                                      struct FK_NAME(book) * b, uint64_t *out,
+                                                      struct FK_NAME(vec1) * v, unsigned bits,
+                                                      unsigned dbits, int base, double it, int lean)
 {
     const double T = (double)a->steps, eps = a->eps;
 
@@ -385,8 +392,12 @@ FK_NAME(settle)(const struct fast_args *a, struct FK_NAME(book) *b, uint64_t *ou
                         v->g[i] = 2.0 * (1.0 + eps * ci);
                 }
             }
-            if (!div && v->dl[i] != it && !(a->family == TB_MULTIPLICATIVE && x == 0.0))
-                continue;
+            if (!div && v->dl[i] != it) {
+                if (!(a->family == TB_MULTIPLICATIVE && fabs(x) <= v->pr[i]))
+                    continue;
+                if (v->pr[i] > 0.0)
+                    b->proved++; /* inside its proof radius: bounded for ever */
+            }
         } else {
             div = (int)(dbits >> i) & 1;
         }
@@ -401,6 +412,7 @@ FK_NAME(settle)(const struct fast_args *a, struct FK_NAME(book) *b, uint64_t *ou
         v->x[i] = a->x0;
         v->sn[i] = a->sn0;
         v->g[i] = a->family == TB_ADDITIVE && lean ? 1.0 - 2.0 * s : a->g0;
+        v->pr[i] = lean ? fast_radius(a, s) : 0.0;
     }
 }
 
@@ -423,10 +435,11 @@ FK_AI double FK_NAME(min_dl)(const int nu, const FK_VD *dl)
  * vectors in flight (nu), all compile-time constants after inlining, so
  * the loop has no branches on them.
  */
-FK_AI int FK_NAME(loop_1d)(const struct fast_args *a, uint64_t *out, struct FK_NAME(book) *b,
+FK_AI int FK_NAME(loop_1d)(const struct fast_args *a, uint64_t *out, struct FK_NAME(book) * b,
                            const enum tb_family fam, const int lean, const int nu)
 {
     FK_VD x[FK_UMAX], s[FK_UMAX], sn[FK_UMAX], g[FK_UMAX], dl[FK_UMAX], sum[FK_UMAX];
+    FK_VD pr[FK_UMAX]; /* multiplicative lean: each lane's proof radius */
     const double k = a->phase_scale, eps = a->eps, c1 = a->grad_scale;
     const double eps2 = 2.0 * eps, kpi = k * FAST_ONE_OVER_PI;
     /* |x| <= xr implies x^2 <= lean_xc, in rounded arithmetic too */
@@ -447,6 +460,7 @@ FK_AI int FK_NAME(loop_1d)(const struct fast_args *a, uint64_t *out, struct FK_N
             g[u][i] = fam == TB_ADDITIVE && lean ? 1.0 - 2.0 * si : a->g0;
             dl[u][i] = busy ? (double)a->steps : INFINITY;
             sum[u][i] = busy ? 0.0 : -INFINITY;
+            pr[u][i] = lean ? fast_radius(a, si) : 0.0;
         }
         x[u] = (FK_VD){0} + a->x0;
         sn[u] = (FK_VD){0} + a->sn0;
@@ -497,10 +511,12 @@ FK_AI int FK_NAME(loop_1d)(const struct fast_args *a, uint64_t *out, struct FK_N
             FK_EACH(u)
             {
                 /* |x| against the root of xc: an AND, not a multiply; a
-                 * multiplicative run at exactly 0 stays there, bounded */
-                stop[u] = ~(FK_NAME(vabs)(x[u]) <= xr);
+                 * multiplicative run inside its proof radius (or at
+                 * exactly 0) only shrinks from there: bounded */
+                const FK_VD ax = FK_NAME(vabs)(x[u]);
+                stop[u] = ~(ax <= xr);
                 if (fam == TB_MULTIPLICATIVE)
-                    stop[u] = stop[u] | (x[u] == 0.0);
+                    stop[u] = stop[u] | (ax <= pr[u]);
                 any = any | stop[u];
             }
             /* deadlines only when the nearest one is due: the per-lane
@@ -531,15 +547,16 @@ FK_AI int FK_NAME(loop_1d)(const struct fast_args *a, uint64_t *out, struct FK_N
             {
                 unsigned bits = (unsigned)FK_ANY(stop[u]);
                 if (bits) {
-                    struct FK_NAME(vec1) v = {x[u], s[u], sn[u], g[u], dl[u], sum[u]};
-                    FK_NAME(settle)(a, b, out, &v, bits, lean ? 0u : (unsigned)FK_ANY(div[u]),
-                                    u * FK_W, it, lean);
+                    struct FK_NAME(vec1) v = {x[u], s[u], sn[u], g[u], dl[u], sum[u], pr[u]};
+                    FK_NAME(settle)
+                    (a, b, out, &v, bits, lean ? 0u : (unsigned)FK_ANY(div[u]), u * FK_W, it, lean);
                     x[u] = v.x;
                     s[u] = v.s;
                     sn[u] = v.sn;
                     g[u] = v.g;
                     dl[u] = v.dl;
                     sum[u] = v.sum;
+                    pr[u] = v.pr;
                 }
             }
             if (lean)
@@ -568,7 +585,7 @@ FK_AI int FK_NAME(loop_1d)(const struct fast_args *a, uint64_t *out, struct FK_N
  * the multiplicative loop is best at 5 on both (6 was 7% slower).
  */
 static int FK_NAME(sweep_1d)(const struct fast_args *a, uint64_t *out, uint64_t *lane_steps_out,
-                             uint64_t *divergent_out)
+                             uint64_t *divergent_out, uint64_t *proved_out)
 {
     struct FK_NAME(book) b = {.active = 0};
     int rc;
@@ -585,6 +602,7 @@ static int FK_NAME(sweep_1d)(const struct fast_args *a, uint64_t *out, uint64_t 
     if (rc == TB_OK) {
         *lane_steps_out = b.lane_steps;
         *divergent_out = b.divergent;
+        *proved_out = b.proved;
     }
     return rc;
 }
@@ -657,7 +675,8 @@ static int FK_NAME(sweep_nd)(const struct fast_args *a, uint64_t *out, uint64_t 
             }
         } else if (m->family == TB_ADDITIVE) {
             for (c = 0; c < d; c++) {
-                FK_VD *xc = X + c * nu, fi[FK_UMAX], gi[FK_UMAX], ph[FK_UMAX], sv[FK_UMAX], cv[FK_UMAX];
+                FK_VD *xc = X + c * nu, fi[FK_UMAX], gi[FK_UMAX], ph[FK_UMAX], sv[FK_UMAX],
+                      cv[FK_UMAX];
                 FK_EACH(u)
                 {
                     fi[u] = xc[u] * xc[u];
@@ -696,8 +715,8 @@ static int FK_NAME(sweep_nd)(const struct fast_args *a, uint64_t *out, uint64_t 
                 FK_VD *xc = X + c * nu, *sc = SN + c * nu;
                 FK_EACH(u)
                 {
-                    xc[u] = xc[u] - s[u] * ((2.0 * xc[u]) * (1.0 + ee[0] * cc[u]) -
-                                            (gg[0] * r[u]) * sc[u]);
+                    xc[u] = xc[u] -
+                            s[u] * ((2.0 * xc[u]) * (1.0 + ee[0] * cc[u]) - (gg[0] * r[u]) * sc[u]);
                 }
             }
         }

@@ -282,7 +282,7 @@ int tb_sweep_tile(const struct tb_spec *spec, uint64_t begin, uint64_t count, ui
                   const atomic_int *cancel, tb_progress_fn progress, void *progress_user,
                   struct tb_tile_stats *stats)
 {
-    struct tb_tile_stats sum = {0, 0, 0}, part;
+    struct tb_tile_stats sum = {0, 0, 0, 0}, part;
     struct seg_progress sp = {progress, progress_user, 0};
     struct tb_spec rep;
     uint64_t *seg = NULL, done = 0, n;
@@ -330,6 +330,7 @@ int tb_sweep_tile(const struct tb_spec *spec, uint64_t begin, uint64_t count, ui
         sum.points += part.points;
         sum.divergent += part.divergent;
         sum.lane_steps += part.lane_steps;
+        sum.proved += part.proved;
         done += c;
     }
     if (rc == TB_OK && stats)

@@ -154,6 +154,7 @@ struct tb_tile_stats {
     uint64_t points;     /* points evaluated */
     uint64_t divergent;  /* of which divergent */
     uint64_t lane_steps; /* GD steps executed, summed over points */
+    uint64_t proved;     /* runs the fast path ended early on a proof of boundedness */
 };
 
 /*

@@ -9,7 +9,8 @@
  * convex additive loss); science.md's multiplicative counts at levels 0-9
  * hold; labels do not depend on the tile split; lane-steps are counted
  * like the reference's on regular grids; every ISA this CPU has (capped
- * with isa_cap) is checked; cancel works; the vector sin/cos stay within
+ * with isa_cap) is checked; proofs end runs early without changing a
+ * label; cancel works; the vector sin/cos stay within
  * 2.5e-16 of libm.
  */
 #include <check.h>
@@ -218,6 +219,8 @@ START_TEST(lane_steps_match_reference_when_regular)
 {
     struct tb_spec q = tbt_spec_quadratic(1.0, 1e8, 1000, 10);
     struct tb_tile_stats a, b;
+
+    setenv("TRAINBOUND_PROOFS", "off", 1); /* every run to its end, like the reference */
     uint64_t *x = sweep_with(q, TB_PRECISION_REFERENCE, TB_ISA_BEST, &a);
     uint64_t *y = sweep_with(q, TB_PRECISION_FAST, TB_ISA_BEST, &b);
 
@@ -231,6 +234,88 @@ START_TEST(lane_steps_match_reference_when_regular)
     ck_assert_uint_eq(a.lane_steps, b.lane_steps);
     free(x);
     free(y);
+    unsetenv("TRAINBOUND_PROOFS");
+}
+END_TEST
+
+/* The cases of proofs_keep_labels: the paper's two, other amplitudes,
+ * signs, wavelengths, starts and thresholds, and grids reaching negative
+ * rates and rates past 2. */
+static int proof_cases(struct tb_spec *c)
+{
+    int n = 0, k;
+
+    c[n++] = tbt_spec_additive(0.2, 0.1, 13);
+    c[n++] = tbt_spec_multiplicative(0.2, 0.1, 13);
+    c[n] = tbt_spec_additive(-0.3, 0.37, 12);
+    c[n].x0_scalar = 5.0;
+    c[n++].threshold = 1e4;
+    c[n] = tbt_spec_additive(0.01, 0.5, 12); /* convex: theta = 0.04 */
+    c[n].axes[0].min = -0.5;
+    c[n++].axes[0].max = 2.5;
+    c[n] = tbt_spec_multiplicative(0.05, 0.3, 12);
+    c[n].x0_scalar = 3.0;
+    c[n++].threshold = 1e3;
+    c[n] = tbt_spec_multiplicative(-0.4, 0.07, 12);
+    c[n].x0_scalar = 0.3;
+    c[n].axes[0].min = -0.2;
+    c[n++].axes[0].max = 1.9;
+    c[n] = tbt_spec_multiplicative(0.9, 1.3, 12);
+    c[n++].x0_scalar = -2.0;
+    c[n++] = tbt_spec_quadratic(1.0, 1e8, 1000, 12);
+    c[n] = tbt_spec_quadratic(7.0, 60.0, 300, 11);
+    c[n].axes[0].min = -1.0;
+    c[n++].axes[0].max = 3.0;
+    for (k = 0; k < n; k++)
+        c[k].precision = TB_PRECISION_FAST;
+    return n;
+}
+
+/* Proofs (fast.c) end runs early but never change a label: on every ISA,
+ * the labels and the divergent count with proofs are those of the same
+ * sweep run to the end (TRAINBOUND_PROOFS=off), for any tile split; the
+ * proofs do fire on the paper's cases and save most of their steps; with
+ * them off nothing is proved. */
+START_TEST(proofs_keep_labels)
+{
+    struct tb_spec cases[16];
+    enum tb_isa isas[3];
+    int nc = proof_cases(cases), ni = isa_count(isas), c, k;
+
+    for (c = 0; c < nc; c++) {
+        uint64_t n = tb_grid_points(&cases[c]);
+
+        for (k = 0; k < ni; k++) {
+            struct tb_tile_stats on, off, part;
+            uint64_t *a, *b, *t = tbt_labels_alloc(n), *buf = tbt_labels_alloc(300), begin;
+
+            setenv("TRAINBOUND_PROOFS", "off", 1);
+            b = sweep_with(cases[c], TB_PRECISION_FAST, isas[k], &off);
+            unsetenv("TRAINBOUND_PROOFS");
+            a = sweep_with(cases[c], TB_PRECISION_FAST, isas[k], &on);
+            ck_assert_msg(tbt_label_diff(a, b, n) == 0, "case %d isa %d: %llu labels differ", c, k,
+                          (unsigned long long)tbt_label_diff(a, b, n));
+            ck_assert_uint_eq(on.divergent, off.divergent);
+            ck_assert_uint_eq(off.proved, 0);
+            ck_assert_uint_le(on.lane_steps, off.lane_steps);
+            if (c < 2) { /* [L]'s cases: most steps are proved away */
+                ck_assert_uint_gt(on.proved * 4, n);
+                ck_assert_uint_lt(on.lane_steps * 3, off.lane_steps);
+            }
+            for (begin = 0; begin < n; begin += 300) {
+                uint64_t cnt = n - begin < 300 ? n - begin : 300;
+                cases[c].isa_cap = isas[k];
+                ck_assert_int_eq(tb_sweep_tile(&cases[c], begin, cnt, buf, NULL, NULL, NULL, &part),
+                                 TB_OK);
+                tb_labels_put(t, begin, buf, cnt);
+            }
+            ck_assert_uint_eq(tbt_label_diff(a, t, n), 0);
+            free(a);
+            free(b);
+            free(t);
+            free(buf);
+        }
+    }
 }
 END_TEST
 
@@ -342,6 +427,7 @@ int main(void)
     tcase_add_test(tc, reference_counts);
     tcase_add_test(tc, tile_invariance_and_stats);
     tcase_add_test(tc, lane_steps_match_reference_when_regular);
+    tcase_add_test(tc, proofs_keep_labels);
     tcase_add_test(tc, cancel_stops);
     tcase_add_test(tc, sincos_matches_libm);
     tcase_add_test(tc, isa_names);
