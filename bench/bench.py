@@ -20,12 +20,20 @@ ceiling on multi-core scaling (bench/fpscale.c), and the targets:
     >= 1.8x from 1 to 2 threads at levels 16 and 20
     server within 1.05x of the CLI
 
-each computed from this run's own figures and marked PASS or FAIL.
+each computed from this run's own figures and marked PASS or FAIL. Each
+row runs twice: as users get it (proofs on: core/fast.c ends a run early
+once it is proved bounded, with the same label), which gives the time
+against numpy; and with TRAINBOUND_PROOFS=off, every run to its end, which
+gives the kernel's ns per lane-step and thread scaling. The server/CLI
+target is judged with proofs off, where both do the work they did before
+proofs (with proofs on a levels-20 sweep is a few tens of milliseconds and
+the ratio measures the job's fixed costs; it is printed as information).
 
 Noise: the machine may be shared, so every timing is the least of
 --repeat runs (default 5 at levels <= 20, trainbound's and the peer's
 alike; levels 24 runs once), and the runs being compared are interleaved
-(peer, 1 thread, all threads, for every row and ISA; CLI, then server).
+(peer, default, 1 thread, all threads, for every row and ISA; CLI, then
+server).
 The load average is printed at the start and at the end, and fpscale's
 ceiling shows what the load left of the second core.
 
@@ -65,15 +73,21 @@ def spec_for(family, levels, precision="fast", steps=1000):
     }
 
 
-def isa_env(isa):
+def isa_env(isa, proofs=True):
+    """The environment of a trainbound run: the ISA cap, and proofs on (the
+    default users get) or off (TRAINBOUND_PROOFS=off: every run to its
+    end, the kernel's own speed)."""
     env = dict(os.environ)
     env.pop("TRAINBOUND_ISA", None)
+    env.pop("TRAINBOUND_PROOFS", None)
     if isa:
         env["TRAINBOUND_ISA"] = isa
+    if not proofs:
+        env["TRAINBOUND_PROOFS"] = "off"
     return env
 
 
-def run_tb(binary, spec, threads, tmp, isa=None, labels=None):
+def run_tb(binary, spec, threads, tmp, isa=None, labels=None, proofs=True):
     path = os.path.join(tmp, "spec.json")
     with open(path, "w") as fh:
         json.dump(spec, fh)
@@ -81,7 +95,8 @@ def run_tb(binary, spec, threads, tmp, isa=None, labels=None):
     if labels:
         argv[2:2] = ["--labels", labels]
     t0 = time.perf_counter()
-    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=isa_env(isa))
+    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         env=isa_env(isa, proofs))
     # read both pipes, then reap with wait4 for this child's own peak RSS
     out = p.stdout.read()  # stderr holds one --stats line: no deadlock
     err = p.stderr.read()
@@ -109,30 +124,32 @@ def run_peer(spec, tmp, labels=None):
 
 
 def best_runs(binary, spec, ncpu, tmp, n, isa, peer):
-    """n interleaved rounds of (the numpy peer when peer, trainbound on 1
-    thread, on ncpu threads): the run with the least time of each (the
-    peer's is None when not run), so that the machine's load weighs on the
-    compared runs alike."""
-    one, allt, peers = [], [], []
+    """n interleaved rounds of (the numpy peer when peer; trainbound on
+    ncpu threads as users run it; and with proofs off, on 1 thread and on
+    ncpu threads): the run with the least time of each (the peer's is None
+    when not run), so that the machine's load weighs on the compared runs
+    alike."""
+    one, allt, dflt, peers = [], [], [], []
     for _ in range(n):
         if peer:
             peers.append(run_peer(spec, tmp))
-        one.append(run_tb(binary, spec, 1, tmp, isa))
-        allt.append(run_tb(binary, spec, ncpu, tmp, isa))
+        dflt.append(run_tb(binary, spec, ncpu, tmp, isa))
+        one.append(run_tb(binary, spec, 1, tmp, isa, proofs=False))
+        allt.append(run_tb(binary, spec, ncpu, tmp, isa, proofs=False))
     key = lambda r: r["stats"]["sweep_s"]
-    return (min(one, key=key), min(allt, key=key),
+    return (min(dflt, key=key), min(one, key=key), min(allt, key=key),
             min(peers, key=lambda r: r["wall_s"]) if peers else None)
 
 
 class Server:
     """trainbound serve on a free loopback port with a fresh database."""
 
-    def __init__(self, binary, workers, tmp, isa=None):
+    def __init__(self, binary, workers, tmp, isa=None, proofs=True):
         self.log = open(os.path.join(tmp, "serve.log"), "w+")
-        db = os.path.join(tmp, "bench-%d-%s.db" % (os.getpid(), isa or "best"))
+        db = os.path.join(tmp, "bench-%d-%s-%d.db" % (os.getpid(), isa or "best", proofs))
         self.proc = subprocess.Popen(
             [binary, "serve", "--listen", "127.0.0.1:0", "--db", db, "--workers", str(workers)],
-            stdout=subprocess.DEVNULL, stderr=self.log, env=isa_env(isa))
+            stdout=subprocess.DEVNULL, stderr=self.log, env=isa_env(isa, proofs))
         self.url = None
         for _ in range(200):
             self.log.seek(0)
@@ -232,10 +249,14 @@ def main():
           % (cpu, ncpu, ", ".join(isas), np.__version__, numpy_simd()))
     print("# load average at start (1, 5, 15 min): %s" % load0 + tag)
     print("# spec: eps=0.2 lam=0.1 x0=1 max_loss 1e8, 1000 steps, lr [0,1.5], precision fast" + tag)
-    print("# ns/ls/core = sweep s x threads / lane-steps trainbound executed;"
-          " speed-up = 1-thread sweep / %d-thread sweep" % ncpu + tag)
-    print("# vs numpy = numpy peer wall (%d processes) / trainbound sweep (%d threads);"
-          " the peer's lane-steps are in its own column" % (ncpu, ncpu) + tag)
+    print("# sweep_s, lane_steps: trainbound as users run it (%d threads), proofs on: a run"
+          " proved bounded ends early (core/fast.c, same labels)" % ncpu + tag)
+    print("# kernel_s, kernel_ls: the same sweep with TRAINBOUND_PROOFS=off, every run to its"
+          " end: the kernel's own speed" + tag)
+    print("# ns/ls/core = kernel_s x threads / kernel_ls; speed-up = 1-thread kernel_s /"
+          " %d-thread kernel_s" % ncpu + tag)
+    print("# vs numpy = numpy peer wall (%d processes) / sweep_s;"
+          " the peer's lane-steps are in its own column" % ncpu + tag)
     print("# timings at levels <= 20: least of %d interleaved runs each (peer, 1 thread, all"
           " threads, per row); levels 24: one run" % a.repeat + tag)
     if a.fpscale:
@@ -245,9 +266,9 @@ def main():
               % (ncpu, ncpu, fs["scaling"]) + tag)
     print()
 
-    hdr = "%-7s %-15s %6s %9s %12s %12s %10s %8s %8s %9s %8s  %s" % (
-        "isa", "family", "levels", "sweep_s", "lane_steps", "peer_steps", "ns/ls/core", "rss_MiB",
-        "speedup", "numpy_s", "vs_numpy", "cpu")
+    hdr = "%-7s %-15s %6s %9s %12s %9s %12s %10s %7s %12s %8s %9s %8s  %s" % (
+        "isa", "family", "levels", "sweep_s", "lane_steps", "kernel_s", "kernel_ls", "ns/ls/core",
+        "rss_MiB", "peer_steps", "speedup", "numpy_s", "vs_numpy", "cpu")
     print(hdr)
     print("-" * len(hdr))
     rows = {}
@@ -256,25 +277,30 @@ def main():
             for lv in levels_list:
                 sp = spec_for(fam, lv)
                 rep = a.repeat if lv <= 20 else 1
-                one, allt, peer = best_runs(a.binary, sp, ncpu, tmp, rep, isa,
-                                            lv <= a.peer_max_levels)
-                if allt["stats"]["isa"] != isa:
-                    sys.exit("bench: asked for %s, ran %s" % (isa, allt["stats"]["isa"]))
-                ls = allt["stats"]["lane_steps"]
-                sw = allt["stats"]["sweep_s"]
-                nsls = sw * ncpu / ls * 1e9
-                speed = one["stats"]["sweep_s"] / sw
+                dflt, one, allt, peer = best_runs(a.binary, sp, ncpu, tmp, rep, isa,
+                                                  lv <= a.peer_max_levels)
+                for r in (dflt, allt):
+                    if r["stats"]["isa"] != isa:
+                        sys.exit("bench: asked for %s, ran %s" % (isa, r["stats"]["isa"]))
+                if dflt["result"]["counts"] != allt["result"]["counts"]:
+                    sys.exit("bench: %s %s levels %d: counts differ with proofs on and off"
+                             % (isa, fam, lv))
+                sw = dflt["stats"]["sweep_s"]
+                ks = allt["stats"]["sweep_s"]
+                kls = allt["stats"]["lane_steps"]
+                nsls = ks * ncpu / kls * 1e9
+                speed = one["stats"]["sweep_s"] / ks
                 if peer:
                     ratio = peer["wall_s"] / sw
                     pws, rs, psteps = fmt_s(peer["wall_s"]), "%.1fx" % ratio, str(peer["lane_steps"])
-                    if peer["counts"][:10] != allt["result"]["counts"][:10]:
+                    if peer["counts"][:10] != dflt["result"]["counts"][:10]:
                         pws += "*"
                 else:
                     ratio, pws, rs, psteps = None, "skipped", "-", "-"
                 rows[(isa, fam, lv)] = {"nsls": nsls, "speed": speed, "ratio": ratio, "sweep": sw}
-                print("%-7s %-15s %6d %9s %12d %12s %10.3f %8.1f %7.2fx %9s %8s  %s" % (
-                    isa, fam, lv, fmt_s(sw), ls, psteps, nsls, allt["rss"] / 2**20, speed, pws, rs,
-                    cpu))
+                print("%-7s %-15s %6d %9s %12d %9s %12d %10.3f %7.1f %12s %7.2fx %9s %8s  %s" % (
+                    isa, fam, lv, fmt_s(sw), dflt["stats"]["lane_steps"], fmt_s(ks), kls, nsls,
+                    dflt["rss"] / 2**20, psteps, speed, pws, rs, cpu))
                 sys.stdout.flush()
     print("(* the peer's counts at levels 0-9 differ from trainbound's)" + tag)
     if not a.quick:
@@ -328,32 +354,34 @@ def main():
     # the same job through the server (POST, then its event stream to the
     # end) against the CLI's whole process; interleaved, least of --repeat
     print()
-    print("%-7s %-15s %10s %10s %8s  %s" % ("isa", "server vs CLI", "cli_s", "server_s", "ratio",
-                                            "cpu"))
+    print("%-7s %-15s %-7s %10s %10s %8s  %s" % ("isa", "server vs CLI", "proofs", "cli_s",
+                                                 "server_s", "ratio", "cpu"))
     server_ratio = {}
     server_verdict = "not run"
     for isa in isas:
-        srv = Server(a.binary, ncpu, tmp, isa)
-        try:
-            if isa == best:
-                _, res = srv.job(study)
-                sc = res["cells"][0]["counts"]
-                server_verdict = ("fast" if sc == fast1 and sc != ref1 else
-                                  "reference" if sc == ref1 and sc != fast1 else "undecided")
-                print("%-7s %-15s study cell precision by default, through the server: %s  %s"
-                      % (isa, "", server_verdict, cpu))
-            for fam in FAMILIES:
-                sp = spec_for(fam, 20)
-                cli, server = [], []
-                for _ in range(a.repeat):
-                    cli.append(run_tb(a.binary, sp, ncpu, tmp, isa)["wall"])
-                    server.append(srv.job(sp)[0])
-                server_ratio[(isa, fam)] = min(server) / min(cli)
-                print("%-7s %-15s %10.3f %10.3f %7.3fx  %s" % (
-                    isa, fam, min(cli), min(server), min(server) / min(cli), cpu))
-                sys.stdout.flush()
-        finally:
-            srv.close()
+        for proofs in (False, True):
+            srv = Server(a.binary, ncpu, tmp, isa, proofs)
+            try:
+                if isa == best and proofs:
+                    _, res = srv.job(study)
+                    sc = res["cells"][0]["counts"]
+                    server_verdict = ("fast" if sc == fast1 and sc != ref1 else
+                                      "reference" if sc == ref1 and sc != fast1 else "undecided")
+                    print("%-7s %-15s study cell precision by default, through the server: %s  %s"
+                          % (isa, "", server_verdict, cpu))
+                for fam in FAMILIES:
+                    sp = spec_for(fam, 20)
+                    cli, server = [], []
+                    for _ in range(a.repeat):
+                        cli.append(run_tb(a.binary, sp, ncpu, tmp, isa, proofs=proofs)["wall"])
+                        server.append(srv.job(sp)[0])
+                    server_ratio[(isa, fam, proofs)] = min(server) / min(cli)
+                    print("%-7s %-15s %-7s %10.3f %10.3f %7.3fx  %s" % (
+                        isa, fam, "on" if proofs else "off", min(cli), min(server),
+                        min(server) / min(cli), cpu))
+                    sys.stdout.flush()
+            finally:
+                srv.close()
 
     # the targets, each a ratio from this run
     print()
@@ -372,7 +400,7 @@ def main():
                              r["ratio"], r["ratio"] >= TARGET_VS_NUMPY, "x")
         r = rows[(isa, "additive", 20)]
         if isa == "avx2":
-            verdict_line(isa, "additive levels 20 ns/lane-step/core <= %.1f" % TARGET_NS_AVX2,
+            verdict_line(isa, "additive levels 20 kernel ns/lane-step/core <= %.1f" % TARGET_NS_AVX2,
                          r["nsls"], r["nsls"] <= TARGET_NS_AVX2, " ")
         else:
             print("%-7s %-58s %9.3f  %10s  %s" % (
@@ -381,12 +409,15 @@ def main():
         for fam in FAMILIES:
             for lv in (16, 20):
                 r = rows[(isa, fam, lv)]
-                verdict_line(isa, "%s levels %d: 1 -> %d threads >= %.1fx" % (
+                verdict_line(isa, "%s levels %d kernel: 1 -> %d threads >= %.1fx" % (
                     fam, lv, ncpu, TARGET_SPEEDUP), r["speed"], r["speed"] >= TARGET_SPEEDUP, "x")
         for fam in FAMILIES:
-            v = server_ratio[(isa, fam)]
-            verdict_line(isa, "%s levels 20: server / CLI <= %.2fx" % (fam, TARGET_SERVER), v,
-                         v <= TARGET_SERVER, "x")
+            v = server_ratio[(isa, fam, False)]
+            verdict_line(isa, "%s levels 20, proofs off: server / CLI <= %.2fx" % (
+                fam, TARGET_SERVER), v, v <= TARGET_SERVER, "x")
+            print("%-7s %-58s %9.3fx %10s  %s" % (
+                isa, "%s levels 20, proofs on (info): server / CLI" % fam,
+                server_ratio[(isa, fam, True)], "-", cpu))
     print("%-7s %-58s %10s %10s  %s" % (best, "study cells default to the fast path (CLI)", verdict,
                                         "PASS" if verdict == "fast" else "FAIL", cpu))
     print("%-7s %-58s %10s %10s  %s" % (best, "study cells default to the fast path (server)",
