@@ -143,9 +143,15 @@ test: deps
 # The queue's unit tests and the HTTP suite again on PostgreSQL (issue 15):
 # one throwaway PostgreSQL 15 (tests/lib/pg.sh) for both, removed after.
 # unit-pg and http-pg alone start their own when TB_PG_URI is not set.
-.PHONY: check-pg unit-pg http-pg
+# procs-pg: tests/pg/, several processes (servers, `trainbound worker`s)
+# on one PostgreSQL, killed, restarted, and the server itself stopped.
+.PHONY: check-pg unit-pg http-pg procs-pg
 check-pg: $(PG_UNIT_BIN) $(BUILD)/trainbound
-	$(Q)sh tests/lib/pg.sh run $(MAKE) --no-print-directory unit-pg http-pg
+	$(Q)sh tests/lib/pg.sh run $(MAKE) --no-print-directory unit-pg http-pg procs-pg
+
+procs-pg: $(BUILD)/trainbound
+	$(Q)TB_TEST_PG=1 TB_BIN=$(BUILD)/trainbound sh tests/lib/pg.sh run \
+	  sh tests/lib/run-scripts.sh tests/pg
 
 unit-pg: $(PG_UNIT_BIN)
 	$(Q)TB_TEST_PG=1 sh tests/lib/pg.sh run sh tests/lib/run-unit.sh $(PG_UNIT_BIN)

@@ -8,9 +8,10 @@
  * 2, a refused bind 1, before any file is created) -> the loop's store
  * (migrations applied) -> log "listening" (always the first log line, so
  * tests and users can read the bound address) and then "auth" -> requeue
- * every lease of a previous process (its tiles resume from the saved
- * ones) -> the reader thread (reader.h) -> the pool -> SIGTERM/SIGINT
- * handlers -> uv_run().
+ * the leases of a previous process (its tiles resume from the saved ones;
+ * with a SQLite file every lease, with a shared PostgreSQL only expired
+ * ones, since the others may be live processes') -> the reader thread (reader.h) -> the pool ->
+ * SIGTERM/SIGINT handlers -> uv_run().
  *
  * Shutdown (first SIGTERM/SIGINT): /readyz answers 503 and submits 503,
  * the listener stops accepting, no more tiles are claimed, running tiles
@@ -18,8 +19,8 @@
  * leases are handed back with queue_release(), so a graceful stop never
  * uses up an attempt; a crash's leases are recovered at the next start),
  * then the reader thread (its deferred requests answered: 503 for those
- * not started), the HTTP server and every handle close, the loop ends and the process exits 0. A second signal
- * cancels the running tiles at once.
+ * not started), the HTTP server and every handle close, the loop ends and the process exits 0. A
+ * second signal cancels the running tiles at once.
  *
  * Exit codes: 0 after a graceful shutdown (or --help); 1 runtime failure
  * (the address is in use or not permitted, the database cannot be opened);
@@ -59,7 +60,7 @@ struct server {
     uv_loop_t loop;
     uv_signal_t sigterm, sigint;
     int signals_open;
-    int signals; /* signals seen */
+    int signals;                 /* signals seen */
     struct retention *retention; /* NULL when both TTLs are 0 */
 };
 
@@ -156,7 +157,7 @@ static void close_walk_cb(uv_handle_t *h, void *arg)
 
 int serve_main(int argc, char **argv)
 {
-    static struct server srv; /* large (paths); lives for the whole run */
+    static struct server srv;                /* large (paths); lives for the whole run */
     static char db_shown[sizeof srv.cfg.db]; /* srv.cfg.db as logged (no password) */
     struct pool_config pc;
     struct http_handlers handlers;
@@ -226,13 +227,16 @@ int serve_main(int argc, char **argv)
     make_parent_dir(srv.cfg.db);
     /* A database URI may hold a password: logs name the database redacted. */
     store_target_redact(srv.cfg.db, db_shown, sizeof db_shown);
-    rc = store_open(srv.cfg.db, 1, srv.cfg.busy_timeout_ms, srv.cfg.synchronous_normal, &store);
+    rc = store_open_why(srv.cfg.db, 1, srv.cfg.busy_timeout_ms, srv.cfg.synchronous_normal, &store,
+                        err, sizeof err);
     if (rc != QUEUE_OK) {
-        log_event(LOG_ERROR, "store_open_failed", "s:s, s:s, s:i", "db", db_shown, "error",
+        /* "reason": the engine's own words (libpq: connection refused,
+         * password authentication failed), when it has any. */
+        log_event(LOG_ERROR, "store_open_failed", "s:s, s:s, s:s*, s:i", "db", db_shown, "error",
                   rc == QUEUE_ESCHEMA ? "the database was written by a newer trainbound "
                                         "(schema version above what this binary knows)"
                                       : queue_strerror(rc),
-                  "known_version", store_known_version());
+                  "reason", err[0] ? err : NULL, "known_version", store_known_version());
         http_close(srv.app.http);
         srv.app.http = NULL;
         uv_run(&srv.loop, UV_RUN_DEFAULT);
@@ -254,9 +258,14 @@ int serve_main(int argc, char **argv)
         log_event(LOG_INFO, "auth", "s:i, s:i", "tokens", rw, "read_only_tokens", ro);
     }
 
-    /* Every lease in the file belongs to a previous process: requeue them
-     * so their tiles run again; saved tiles are kept. */
-    rc = queue_requeue_expired(store, INT64_MAX, srv.cfg.max_attempts, &requeued);
+    /* A SQLite file is this process's alone: every lease in it belongs to
+     * a previous process, so requeue them all and their tiles run again
+     * (saved tiles are kept). A shared server (PostgreSQL) also holds the
+     * live leases of other processes: only those the clock says expired
+     * are requeued (the pool's maintenance tick goes on doing that), and
+     * this process's own crashed leases come back when they expire. */
+    rc = queue_requeue_expired(store, store_shared(store) ? clock_now_ms() : INT64_MAX,
+                               srv.cfg.max_attempts, &requeued);
     if (rc != QUEUE_OK)
         log_event(LOG_ERROR, "recover_failed", "s:s", "error", queue_strerror(rc));
     else if (requeued > 0)

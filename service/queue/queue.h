@@ -61,7 +61,26 @@ struct store;
  * QUEUE_EINVAL for a target no backend of this build serves. */
 int store_open(const char *path, int migrate, int busy_timeout_ms, int synchronous_normal,
                struct store **out);
+/* store_open(), and when it fails, why (why_cap bytes; may be NULL) holds
+ * the engine's reason on one line ("connection refused", "password
+ * authentication failed"), or "" when it has none. */
+int store_open_why(const char *path, int migrate, int busy_timeout_ms, int synchronous_normal,
+                   struct store **out, char *why, size_t why_cap);
 void store_close(struct store *s);
+/* 1 when s (or the database target names) is a server that processes on
+ * many hosts share (PostgreSQL): a lease in it may be a live process's,
+ * so start-up recovery requeues only leases expired by the clock. 0 for a
+ * SQLite file, which one process owns: every lease in it at start-up is a
+ * dead process's. */
+int store_shared(struct store *s);
+int store_target_shared(const char *target);
+/* 1 while s's connection is up (always, for a SQLite file); 0 once the
+ * server is lost: calls fail with QUEUE_EIO until store_reconnect(s)
+ * succeeds. store_reconnect() opens the connection again in place
+ * (blocking up to the connect timeout, 10 s): 0, or QUEUE_EIO with
+ * store_errmsg() saying why. Same thread rules as every call on s. */
+int store_connected(struct store *s);
+int store_reconnect(struct store *s);
 /* NULL when store_open() can open target with a backend of this build;
  * else a one-line reason (static). For config checks before anything
  * opens. */

@@ -66,6 +66,9 @@ struct store_options {
     int migrate;         /* 1: apply the migrations (the loop thread); 0: refuse an older schema */
     int busy_timeout_ms; /* wait this long for a lock, then QUEUE_EBUSY */
     int sync_full;       /* 1: durable commits (the accepting connection) */
+    char *why;           /* NULL, or where open() writes why it failed (the engine's text:
+                            "connection refused", "password authentication failed") */
+    size_t why_cap;      /* bytes at why */
 };
 
 /* One tile of a labels load (see scan_tiles). Borrowed for the call. */
@@ -82,6 +85,11 @@ typedef int (*queue_tile_fn)(void *ctx, const struct queue_tile_row *row);
 
 struct queue_backend {
     const char *name; /* "sqlite": for logs */
+    /* 1: a server that processes on many hosts share (PostgreSQL), so a
+     * lease in it may belong to a live process elsewhere; 0: one process
+     * owns the database (a SQLite file), so at its start-up every lease in
+     * it is a dead process's (store_shared()). */
+    int shared;
 
     /* ---- the connection (store_* of queue.h) ---- */
     /* target: the --db value (a path; a URI for a server backend). On
@@ -92,6 +100,12 @@ struct queue_backend {
     int (*known_version)(void);
     int (*check_writable)(struct store *s);
     const char *(*errmsg)(struct store *s);
+    /* A server backend: 1 while the connection is up, 0 once it is lost
+     * (the server went away); reconnect() opens it again in place (the
+     * session settings of open() restored), 0 or QUEUE_EIO with errmsg()
+     * saying why. NULL for a file backend: always connected. */
+    int (*connected)(struct store *s);
+    int (*reconnect)(struct store *s);
 
     /* ---- jobs, tiles, leases (queue.h) ---- */
     /* sub is checked; tiles = ceil(points / tile_points); kind is a valid

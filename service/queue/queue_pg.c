@@ -886,12 +886,15 @@ static int pg_tile_attempts(struct store *s, int64_t job_id, struct tile_attempt
 
 const struct queue_backend queue_backend_pg = {
     .name = "postgresql",
+    .shared = 1,
     .open = store_pg_open,
     .close = store_pg_close,
     .schema_version = store_pg_schema_version,
     .known_version = store_pg_known_version,
     .check_writable = store_pg_check_writable,
     .errmsg = store_pg_errmsg,
+    .connected = store_pg_connected,
+    .reconnect = store_pg_reconnect,
     .enqueue = pg_enqueue,
     .claim = pg_claim,
     .heartbeat = pg_heartbeat,

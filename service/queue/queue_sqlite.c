@@ -891,6 +891,7 @@ static int sqlite_tile_attempts(struct store *s, int64_t job_id, struct tile_att
 
 const struct queue_backend queue_backend_sqlite = {
     .name = "sqlite",
+    .shared = 0,
     .open = store_sqlite_open,
     .close = store_sqlite_close,
     .schema_version = store_sqlite_schema_version,

@@ -83,14 +83,42 @@ const char *store_target_redact(const char *target, char *buf, size_t cap)
 int store_open(const char *path, int migrate, int busy_timeout_ms, int synchronous_normal,
                struct store **out)
 {
-    struct store_options o = {migrate, busy_timeout_ms, !synchronous_normal};
+    return store_open_why(path, migrate, busy_timeout_ms, synchronous_normal, out, NULL, 0);
+}
 
+int store_open_why(const char *path, int migrate, int busy_timeout_ms, int synchronous_normal,
+                   struct store **out, char *why, size_t why_cap)
+{
+    struct store_options o = {migrate, busy_timeout_ms, !synchronous_normal, why, why_cap};
+
+    if (why && why_cap)
+        why[0] = '\0';
     if (!out)
         return QUEUE_EINVAL;
     *out = NULL;
     if (store_target_check(path))
         return QUEUE_EINVAL; /* no path, or no backend for it in this build */
     return backends[backend_for(path)].ops->open(path, &o, out);
+}
+
+int store_shared(struct store *s)
+{
+    return s && s->ops->shared;
+}
+
+int store_target_shared(const char *target)
+{
+    return target && backends[backend_for(target)].ops && backends[backend_for(target)].ops->shared;
+}
+
+int store_connected(struct store *s)
+{
+    return !s->ops->connected || s->ops->connected(s);
+}
+
+int store_reconnect(struct store *s)
+{
+    return s->ops->reconnect ? s->ops->reconnect(s) : QUEUE_OK;
 }
 
 void store_close(struct store *s)

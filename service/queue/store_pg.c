@@ -458,6 +458,23 @@ static int migrate(struct store *s, const struct embed_file *files, size_t n)
 
 /* ---- open and close ----------------------------------------------------- */
 
+/* Copies msg into buf (cap bytes) as one line: libpq's connection errors
+ * span lines ("...failed: Connection refused\n\tIs the server running"). */
+static void one_line(char *buf, size_t cap, const char *msg)
+{
+    size_t i, n = 0;
+
+    for (i = 0; msg && msg[i] && n + 1 < cap; i++) {
+        char c = msg[i] == '\n' || msg[i] == '\t' ? ' ' : msg[i];
+        if (c == ' ' && (n == 0 || buf[n - 1] == ' '))
+            continue;
+        buf[n++] = c;
+    }
+    while (n > 0 && buf[n - 1] == ' ')
+        n--;
+    buf[n] = '\0';
+}
+
 /* The session settings: lock waits give up after the busy timeout, and
  * commits are durable (synchronous_commit = on) on a sync_full store. */
 static int configure(struct store *s, const struct store_options *o)
@@ -498,7 +515,8 @@ int store_pg_open(const char *target, const struct store_options *o, struct stor
         return QUEUE_ENOMEM;
     }
     if (PQstatus(s->pg) != CONNECTION_OK) {
-        ret = QUEUE_EIO; /* no server there, refused, or bad credentials */
+        ret = QUEUE_EIO;     /* no server there, refused, or bad credentials */
+        s->errmsg[0] = '\0'; /* errmsg() is libpq's text then */
         goto out;
     }
     ret = pq_int(s, P_READONLY, "SELECT current_setting('transaction_read_only') = 'on'", SQ_NOARGS,
@@ -517,8 +535,29 @@ int store_pg_open(const char *target, const struct store_options *o, struct stor
     *out = s;
     s = NULL;
 out:
+    if (s && o->why && o->why_cap)
+        one_line(o->why, o->why_cap, store_pg_errmsg(s));
     store_pg_close(s);
     return ret;
+}
+
+int store_pg_connected(struct store *s)
+{
+    return PQstatus(s->pg) == CONNECTION_OK;
+}
+
+int store_pg_reconnect(struct store *s)
+{
+    struct store_options o = {0, s->busy_timeout_ms, s->sync_full, NULL, 0};
+
+    PQreset(s->pg); /* the same parameters; blocks up to connect_timeout */
+    if (PQstatus(s->pg) != CONNECTION_OK) {
+        one_line(s->errmsg, sizeof s->errmsg, PQerrorMessage(s->pg));
+        return QUEUE_EIO;
+    }
+    /* A new session: nothing is prepared on it, and the settings are gone. */
+    memset(s->pg_prepared, 0, sizeof s->pg_prepared);
+    return configure(s, &o);
 }
 
 void store_pg_close(struct store *s)

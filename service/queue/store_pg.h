@@ -32,6 +32,8 @@ int store_pg_schema_version(struct store *s, int *version);
 int store_pg_known_version(void);
 int store_pg_check_writable(struct store *s);
 const char *store_pg_errmsg(struct store *s);
+int store_pg_connected(struct store *s);
+int store_pg_reconnect(struct store *s);
 
 /* queue_study_pg.c: the studies and cells rows. */
 extern const struct queue_study_backend queue_study_pg;

@@ -2,7 +2,8 @@
 # Sourced by POSIX sh scripts run by tests/lib/run-scripts.sh, which sets
 # $TB_BIN (the binary), $TB_TMP (a fresh temp dir) and $TB_ROOT (the repo).
 #
-#   tb_start NAME [FLAGS...]  start `serve` on 127.0.0.1:0 with database NAME (tb_db);
+#   tb_start NAME [FLAGS...]  start `serve` on 127.0.0.1:0 with database NAME (tb_db),
+#                             or $TB_DBNAME when set (several servers on one database);
 #                             sets TB_URL, TB_PID, TB_LOG; waits for /healthz
 #   tb_db NAME                the --db of database NAME: the file $TB_TMP/NAME.db, or with
 #                             TB_TEST_PG=1 (make http-pg) a database of the throwaway
@@ -120,7 +121,7 @@ tb_start() {
     # The address is on the first line this process logs: the log file
     # may hold the lines of an earlier run of the same NAME.
     skip=$(grep -c '"event":"listening"' "$TB_LOG" 2>/dev/null || true)
-    db=$(tb_db "$name") || exit 1
+    db=$(tb_db "${TB_DBNAME:-$name}") || exit 1
     "$TB_BIN" serve --listen 127.0.0.1:0 --db "$db" "$@" 2>> "$TB_LOG" &
     TB_PID=$!
     TB_PIDS="$TB_PIDS $TB_PID"

@@ -127,9 +127,10 @@ START_TEST(test_backend_selection)
     static const char *const pg[] = {"postgresql://u:secret@127.0.0.1:1/tb",
                                      "postgres://127.0.0.1:1/tb?password=secret&sslmode=disable"};
     struct store *s = (struct store *)1;
-    char shown[128];
+    char shown[128], why[256];
     size_t i;
 
+    ck_assert_int_eq(store_target_shared(dbpath), 0); /* a SQLite file: one process's */
     ck_assert_ptr_null(store_target_check(dbpath));
     ck_assert_ptr_null(store_target_check("./data/trainbound.db"));
     ck_assert_ptr_null(store_target_check("postgresql.db")); /* a file name, not a URI */
@@ -139,6 +140,11 @@ START_TEST(test_backend_selection)
         s = (struct store *)1;
         ck_assert_int_eq(store_open(pg[i], 1, 1000, 1, &s), QUEUE_EIO); /* no server there */
         ck_assert_ptr_null(s);
+        /* libpq's own reason comes back, on one line, for the log. */
+        ck_assert_int_eq(store_open_why(pg[i], 1, 1000, 1, &s, why, sizeof why), QUEUE_EIO);
+        ck_assert_ptr_nonnull(strstr(why, "refused"));
+        ck_assert_ptr_null(strchr(why, '\n'));
+        ck_assert_int_eq(store_target_shared(pg[i]), 1);
         store_target_redact(pg[i], shown, sizeof shown);
         ck_assert_ptr_null(strstr(shown, "secret")); /* logs never show the password */
         ck_assert_ptr_nonnull(strstr(shown, "127.0.0.1:1/tb"));
