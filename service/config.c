@@ -50,10 +50,12 @@ struct opt {
 static const struct opt opts[] = {
     {"listen", "TRAINBOUND_LISTEN", OPT_ADDR, F(listen), S(listen), 0, 0, "HOST:PORT",
      "address to listen on; port 0 picks a free port (default 127.0.0.1:8080)"},
-    {"db", "TRAINBOUND_DB", OPT_DB, F(db), S(db), 0, 0, "PATH",
-     "SQLite database file, created if missing (default ./data/trainbound.db)"},
-    {"workers", "TRAINBOUND_WORKERS", OPT_INT, F(workers), 0, 1, 1024, "N",
-     "worker threads = tiles computed at once (default: online CPUs)"},
+    {"db", "TRAINBOUND_DB", OPT_DB, F(db), S(db), 0, 0, "PATH|URI",
+     "SQLite database file, created if missing, or a postgresql:// URI\n"
+     "                               (default ./data/trainbound.db)"},
+    {"workers", "TRAINBOUND_WORKERS", OPT_INT, F(workers), 0, 0, 1024, "N",
+     "worker threads = tiles computed at once (default: online CPUs);\n"
+     "                               serve --workers 0: API only, no tile computed here"},
     {"max-body", "TRAINBOUND_MAX_BODY", OPT_BYTES, F(max_body), 0, 64, 1073741824.0, "BYTES",
      "largest request body, e.g. 1M (default 1 MiB)"},
     {"max-cost", "TRAINBOUND_MAX_COST", OPT_COST, F(max_cost), 0, 1, 1e30, "N",
@@ -79,7 +81,8 @@ static const struct opt opts[] = {
     {"shutdown-timeout", "TRAINBOUND_SHUTDOWN_TIMEOUT", OPT_INT, F(shutdown_timeout_s), 0, 0, 86400,
      "SECONDS", "on SIGTERM, time running tiles get to finish (default 10)"},
     {"busy-timeout", "TRAINBOUND_BUSY_TIMEOUT", OPT_INT, F(busy_timeout_ms), 0, 1, 600000, "MS",
-     "SQLite busy timeout before a 503 (default 2000)"},
+     "lock wait (SQLite busy timeout, PostgreSQL lock_timeout) before a 503\n"
+     "                               (default 2000)"},
     {"synchronous", "TRAINBOUND_SYNCHRONOUS", OPT_SYNC, F(synchronous_normal), 0, 0, 0,
      "full|normal", "SQLite synchronous mode of the connection that accepts jobs (default full);\n"
      "                               workers write tile results with normal"},
@@ -95,8 +98,30 @@ static const struct opt opts[] = {
      "ORIGIN[,ORIGIN]", "browser origins allowed by CORS, repeatable; * = any (default: none)"},
     {"sse-heartbeat", "TRAINBOUND_SSE_HEARTBEAT", OPT_INT, F(sse_heartbeat_ms), 0, 10, 3600000,
      "MS", "event-stream heartbeat interval (default 15000)"},
+    {"metrics-listen", "TRAINBOUND_METRICS_LISTEN", OPT_ADDR, F(metrics_listen), S(metrics_listen),
+     0, 0, "HOST:PORT", "serve GET /metrics, /healthz and /readyz there (default: none)"},
 };
 #define N_OPTS (sizeof opts / sizeof opts[0])
+
+/* The flags of `trainbound worker` (no HTTP API: its limits, auth, CORS,
+ * retention and SQLite tuning are the API's); --metrics-listen is its
+ * alone. Every other flag is serve's. */
+static const char *const worker_flags[] = {"db",           "workers",       "max-attempts",
+                                           "lease",        "log-level",     "shutdown-timeout",
+                                           "busy-timeout", "metrics-listen"};
+
+/* 1 when option o is a flag of role. */
+static int in_role(const struct opt *o, enum config_role role)
+{
+    size_t i;
+
+    if (role == CONFIG_ROLE_SERVE)
+        return strcmp(o->flag, "metrics-listen") != 0;
+    for (i = 0; i < sizeof worker_flags / sizeof worker_flags[0]; i++)
+        if (strcmp(o->flag, worker_flags[i]) == 0)
+            return 1;
+    return 0;
+}
 
 void config_defaults(struct serve_config *c)
 {
@@ -363,19 +388,25 @@ static int apply(struct serve_config *c, const struct opt *o, const char *val, c
     return CONFIG_EINVAL;
 }
 
-/* Finds the option named by a flag (name without "--", namelen bytes). */
-static const struct opt *find_flag(const char *name, size_t namelen)
+/* Finds the option of role named by a flag (name without "--", namelen bytes). */
+static const struct opt *find_flag(const char *name, size_t namelen, enum config_role role)
 {
     size_t i;
 
     for (i = 0; i < N_OPTS; i++)
         if (strlen(opts[i].flag) == namelen && memcmp(opts[i].flag, name, namelen) == 0)
-            return &opts[i];
+            return in_role(&opts[i], role) ? &opts[i] : NULL;
     return NULL;
 }
 
 int config_parse(struct serve_config *c, int argc, char **argv, config_getenv_fn env, char *err,
                  size_t errlen)
+{
+    return config_parse_role(c, CONFIG_ROLE_SERVE, argc, argv, env, err, errlen);
+}
+
+int config_parse_role(struct serve_config *c, enum config_role role, int argc, char **argv,
+                      config_getenv_fn env, char *err, size_t errlen)
 {
     size_t i;
     int a;
@@ -385,7 +416,7 @@ int config_parse(struct serve_config *c, int argc, char **argv, config_getenv_fn
         err[0] = '\0';
     if (env) {
         for (i = 0; i < N_OPTS; i++) {
-            const char *v = env(opts[i].env);
+            const char *v = in_role(&opts[i], role) ? env(opts[i].env) : NULL;
             if (v && apply(c, &opts[i], v, opts[i].env, err, errlen) != CONFIG_OK)
                 return CONFIG_EINVAL;
         }
@@ -404,7 +435,7 @@ int config_parse(struct serve_config *c, int argc, char **argv, config_getenv_fn
         name = arg + 2;
         eq = strchr(name, '=');
         namelen = eq ? (size_t)(eq - name) : strlen(name);
-        o = find_flag(name, namelen);
+        o = find_flag(name, namelen, role);
         if (!o) {
             snprintf(err, errlen, "unknown flag \"--%.*s\" (see --help)", (int)namelen, name);
             return CONFIG_EINVAL;
@@ -427,13 +458,30 @@ int config_parse(struct serve_config *c, int argc, char **argv, config_getenv_fn
 
 void config_usage(FILE *f)
 {
+    config_usage_role(f, CONFIG_ROLE_SERVE);
+}
+
+void config_usage_role(FILE *f, enum config_role role)
+{
     size_t i;
 
-    fputs("usage: trainbound serve [flags]\n\n"
-          "Runs the REST server with its SQLite job queue and worker pool.\n"
-          "Every flag can also be set by its environment variable; a flag wins.\n\n",
-          f);
+    if (role == CONFIG_ROLE_WORKER)
+        fputs("usage: trainbound worker --db postgresql://USER@HOST:PORT/DB [flags]\n\n"
+              "Computes tiles of the shared PostgreSQL queue: no HTTP API (run `trainbound\n"
+              "serve` for that, --workers 0 for API only). Any number of workers, on any\n"
+              "number of hosts, share one queue. A SQLite file is refused (exit 2): it\n"
+              "belongs to the one `serve` process that runs its workers.\n"
+              "Every flag can also be set by its environment variable; a flag wins.\n\n",
+              f);
+    else
+        fputs("usage: trainbound serve [flags]\n\n"
+              "Runs the REST server with its job queue (a SQLite file, or a shared\n"
+              "PostgreSQL) and worker pool (--workers 0: API only).\n"
+              "Every flag can also be set by its environment variable; a flag wins.\n\n",
+              f);
     for (i = 0; i < N_OPTS; i++) {
+        if (!in_role(&opts[i], role))
+            continue;
         char left[64];
         snprintf(left, sizeof left, "--%s %s", opts[i].flag, opts[i].arg);
         fprintf(f, "  %-28s %s\n  %-28s [%s]\n", left, opts[i].help, "", opts[i].env);

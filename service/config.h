@@ -21,10 +21,14 @@ enum config_status {
     CONFIG_EINVAL = -1, /* a bad flag, value or variable: err says which */
 };
 
+/* Whose flags: `trainbound serve` (the API and its workers) or
+ * `trainbound worker` (tiles only: the queue's flags and --metrics-listen). */
+enum config_role { CONFIG_ROLE_SERVE = 0, CONFIG_ROLE_WORKER = 1 };
+
 struct serve_config {
     char listen[128];       /* "host:port"; port 0 picks a free port */
-    char db[4096];          /* SQLite file path */
-    int workers;            /* pool threads = tiles in flight; default: CPUs */
+    char db[4096];          /* SQLite file path, or a postgresql:// URI */
+    int workers;            /* pool threads = tiles in flight; default: CPUs; serve: 0 = API only */
     uint64_t max_body;      /* request body bytes */
     double max_cost;        /* (2^levels + 1) * steps */
     int max_levels;         /* lr.levels */
@@ -43,8 +47,9 @@ struct serve_config {
     char token_file[4096];  /* bearer tokens, one a line ("ro:" = read-only); "" = no auth */
     int64_t retention_succeeded_s; /* prune succeeded jobs this old; 0 = keep forever */
     int64_t retention_failed_s;    /* prune failed and canceled jobs this old; 0 = keep */
-    char cors_origin[2048]; /* CORS allow-list, comma-separated ("*" any); "" = no CORS */
-    int sse_heartbeat_ms;   /* event-stream heartbeat interval */
+    char cors_origin[2048];        /* CORS allow-list, comma-separated ("*" any); "" = no CORS */
+    int sse_heartbeat_ms;          /* event-stream heartbeat interval */
+    char metrics_listen[128];      /* worker: "host:port" of /metrics; "" = none */
 };
 
 /* Returns the value of an environment variable or NULL (e.g. getenv). */
@@ -63,8 +68,15 @@ void config_defaults(struct serve_config *c);
 int config_parse(struct serve_config *c, int argc, char **argv, config_getenv_fn env, char *err,
                  size_t errlen);
 
+/* config_parse() for role: a flag of the other role is unknown, and its
+ * variable is not read. */
+int config_parse_role(struct serve_config *c, enum config_role role, int argc, char **argv,
+                      config_getenv_fn env, char *err, size_t errlen);
+
 /* Prints the flags, their variables and defaults to f. */
 void config_usage(FILE *f);
+/* The same for role. */
+void config_usage_role(FILE *f, enum config_role role);
 
 /*
  * Parses a size with an optional binary suffix: "1048576", "512K", "1M",

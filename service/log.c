@@ -20,6 +20,7 @@
 
 static enum log_level min_level = LOG_INFO;
 static int log_fd = 2;
+static const char *log_role; /* "worker": a "role" key on every line; NULL: none */
 static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
 
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
@@ -28,6 +29,11 @@ void log_setup(enum log_level level, int fd)
 {
     min_level = level;
     log_fd = fd;
+}
+
+void log_set_role(const char *role)
+{
+    log_role = role;
 }
 
 /* Writes all of buf, retrying short writes and EINTR. */
@@ -59,6 +65,8 @@ void log_event(enum log_level level, const char *event, const char *fmt, ...)
     json_object_set_new(obj, "ts", json_string(clock_iso8601(clock_now_ms(), ts)));
     json_object_set_new(obj, "level", json_string(level_names[level]));
     json_object_set_new(obj, "event", json_string(event));
+    if (log_role)
+        json_object_set_new(obj, "role", json_string(log_role));
     if (fmt && *fmt) {
         va_list ap;
         json_error_t jerr;

@@ -18,6 +18,10 @@ enum log_level { LOG_DEBUG = 0, LOG_INFO = 1, LOG_WARN = 2, LOG_ERROR = 3 };
  * (default 2). Call before any thread logs. */
 void log_setup(enum log_level min_level, int fd);
 
+/* Adds "role": role (static, e.g. "worker") after "event" on every line
+ * from now on; NULL for none (the default). Call before any thread logs. */
+void log_set_role(const char *role);
+
 /*
  * Writes one line for event (a static lower_snake name). fmt is a jansson
  * json_pack() format for the extra fields, written as "s:s, s:I, ..."

@@ -1,6 +1,7 @@
 /*
  * main.c - the trainbound binary: main() and subcommand dispatch only.
- * `run` and `validate` live in cli.c, `serve` in serve.c.
+ * `run` and `validate` live in cli.c, `serve` in serve.c, `worker` in
+ * worker.c.
  * Threads: the main thread.
  */
 #include <stdio.h>
@@ -8,6 +9,7 @@
 
 #include "cli.h"
 #include "serve.h"
+#include "worker.h"
 
 #ifndef TB_VERSION
 #define TB_VERSION "0.1.0"
@@ -36,6 +38,8 @@ int main(int argc, char **argv)
         return cli_validate_main(argc - 1, argv + 1);
     if (strcmp(cmd, "serve") == 0)
         return serve_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "worker") == 0)
+        return worker_main(argc - 1, argv + 1);
     fprintf(stderr, "trainbound: unknown command '%s' (try trainbound --help)\n", cmd);
     return CLI_EXIT_USAGE;
 }

@@ -187,7 +187,9 @@ int serve_main(int argc, char **argv)
     }
 
     /* The libuv pool reads this once, at its first use: before any call. */
-    snprintf(threads, sizeof threads, "%d", srv.cfg.workers);
+    /* --workers 0 (API only): no tile is claimed, but the pool's one
+     * thread still analyses jobs whose last tile a worker saved. */
+    snprintf(threads, sizeof threads, "%d", srv.cfg.workers > 0 ? srv.cfg.workers : 1);
     setenv("UV_THREADPOOL_SIZE", threads, 1);
     signal(SIGPIPE, SIG_IGN);
     json_object_seed(0); /* before any thread exists (jansson threadsafety) */
@@ -248,10 +250,11 @@ int serve_main(int argc, char **argv)
     store_schema_version(store, &version);
     srv.app.store = store;
 
-    log_event(LOG_INFO, "listening", "s:s, s:s, s:i, s:i, s:I, s:i, s:i, s:i, s:f", "addr", bound,
-              "db", db_shown, "schema_version", version, "workers", srv.cfg.workers, "max_body",
-              (json_int_t)srv.cfg.max_body, "max_levels", srv.cfg.max_levels, "max_steps",
-              srv.cfg.max_steps, "max_dim", srv.cfg.max_dim, "max_cost", srv.cfg.max_cost);
+    log_event(LOG_INFO, "listening", "s:s, s:s, s:i, s:i, s:I, s:i, s:i, s:i, s:f, s:s", "addr",
+              bound, "db", db_shown, "schema_version", version, "workers", srv.cfg.workers,
+              "max_body", (json_int_t)srv.cfg.max_body, "max_levels", srv.cfg.max_levels,
+              "max_steps", srv.cfg.max_steps, "max_dim", srv.cfg.max_dim, "max_cost",
+              srv.cfg.max_cost, "role", srv.cfg.workers > 0 ? "serve" : "api");
     if (srv.app.auth) {
         int rw, ro;
         auth_counts(srv.app.auth, &rw, &ro);

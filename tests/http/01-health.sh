@@ -62,7 +62,7 @@ check_eq "$TB_EXIT" 0 "exit status after SIGTERM"
 grep -q '"event":"stopped"' "$TB_LOG" || fail "no stopped event"
 
 # Bad settings: a one-line message and exit status 2, before binding.
-"$TB_BIN" serve --workers 0 > /dev/null 2> "$TB_TMP/err" && fail "--workers 0 accepted"
+"$TB_BIN" serve --workers -1 > /dev/null 2> "$TB_TMP/err" && fail "--workers -1 accepted"
 grep -q -- '--workers' "$TB_TMP/err" || fail "bad flag message: $(cat "$TB_TMP/err")"
 TRAINBOUND_MAX_BODY=nonsense "$TB_BIN" serve > /dev/null 2> "$TB_TMP/err" && fail "bad env accepted"
 grep -q TRAINBOUND_MAX_BODY "$TB_TMP/err" || fail "bad env message: $(cat "$TB_TMP/err")"

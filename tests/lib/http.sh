@@ -10,6 +10,7 @@
 #                             PostgreSQL at $TB_PG_URI, created on first use, dropped on exit
 #   tb_sql NAME SQL           runs SQL on database NAME (sqlite3 or psql), rows as a|b|c
 #   tb_sqlite_only WHY        ends the script as passed on PostgreSQL: it tests a SQLite file
+#   tb_worker NAME [FLAGS...] start `trainbound worker` (sets TB_WPID; see below)
 #   tb_stop                   SIGTERM the current server, wait for it (exit status in TB_EXIT)
 #   tb_kill9                  kill -9 the current server
 #   req METHOD PATH [CURL ARGS...]  one request; prints the status code; the
@@ -144,6 +145,28 @@ tb_start() {
         i=$((i + 1))
     done
     fail "server $name never answered /healthz"
+}
+
+# tb_worker NAME [FLAGS...]: start `trainbound worker` on database
+# ${TB_DBNAME:-NAME} (PostgreSQL only), its log in $TB_TMP/NAME.log; waits
+# for its "worker_started" line. Sets TB_WPID (killed on exit like servers).
+tb_worker() {
+    name=$1
+    shift
+    log="$TB_TMP/$name.log"
+    : >> "$log"
+    skip=$(grep -c '"event":"worker_started"' "$log" 2>/dev/null || true)
+    db=$(tb_db "${TB_DBNAME:-$name}") || exit 1
+    "$TB_BIN" worker --db "$db" "$@" 2>> "$log" &
+    TB_WPID=$!
+    TB_PIDS="$TB_PIDS $TB_WPID"
+    i=0
+    until [ "$(grep -c '"event":"worker_started"' "$log")" -gt "$skip" ]; do
+        kill -0 "$TB_WPID" 2>/dev/null || { TB_LOG=$log; fail "worker $name exited during start-up"; }
+        i=$((i + 1))
+        [ $i -lt 200 ] || { TB_LOG=$log; fail "worker $name never started"; }
+        sleep 0.05
+    done
 }
 
 # Removes a pid from the cleanup list.

@@ -126,12 +126,42 @@ START_TEST(auth_and_retention)
 }
 END_TEST
 
+START_TEST(worker_role)
+{
+    /* `trainbound worker` takes the queue's flags and --metrics-listen;
+     * serve's API flags are unknown to it, and --metrics-listen to serve. */
+    const char *wargv[] = {"worker",     "--db", "postgresql://tb@127.0.0.1:5432/tb",
+                           "--workers",  "2",    "--metrics-listen",
+                           "127.0.0.1:0"};
+    const char *bad_w[] = {"worker", "--listen", "127.0.0.1:0"};
+    const char *bad_s[] = {"serve", "--metrics-listen", "127.0.0.1:0"};
+    const char *api_only[] = {"serve", "--workers", "0"};
+    struct serve_config c;
+    char err[256];
+
+    config_defaults(&c);
+    ck_assert_int_eq(
+        config_parse_role(&c, CONFIG_ROLE_WORKER, 7, (char **)wargv, NULL, err, sizeof err),
+        CONFIG_OK);
+    ck_assert_str_eq(c.metrics_listen, "127.0.0.1:0");
+    ck_assert_int_eq(c.workers, 2);
+    ck_assert_int_eq(
+        config_parse_role(&c, CONFIG_ROLE_WORKER, 3, (char **)bad_w, NULL, err, sizeof err),
+        CONFIG_EINVAL);
+    ck_assert_ptr_nonnull(strstr(err, "--listen"));
+    config_defaults(&c);
+    ck_assert_int_eq(config_parse(&c, 3, (char **)bad_s, NULL, err, sizeof err), CONFIG_EINVAL);
+    ck_assert_int_eq(config_parse(&c, 3, (char **)api_only, NULL, err, sizeof err), CONFIG_OK);
+    ck_assert_int_eq(c.workers, 0);
+}
+END_TEST
+
 START_TEST(bad_values)
 {
     static const struct {
         const char *flag, *value, *needle;
     } cases[] = {
-        {"--workers", "0", "--workers"},       {"--workers", "1025", "--workers"},
+        {"--workers", "-1", "--workers"},      {"--workers", "1025", "--workers"},
         {"--workers", "2x", "--workers"},      {"--workers", "", "--workers"},
         {"--max-body", "1T", "--max-body"},    {"--max-body", "10", "--max-body"},
         {"--max-cost", "-5", "--max-cost"},    {"--max-cost", "2^", "--max-cost"},
@@ -239,6 +269,7 @@ int main(void)
     tcase_add_test(tc, flags_both_forms);
     tcase_add_test(tc, env_and_precedence);
     tcase_add_test(tc, bad_values);
+    tcase_add_test(tc, worker_role);
     tcase_add_test(tc, bad_usage);
     tcase_add_test(tc, listen_shapes);
     tcase_add_test(tc, bytes_and_cost);
