@@ -3,7 +3,8 @@
  *
  * Owns: tb_loss(), tb_grad(), tb_roughness(), tb_spec_check(), the grid
  * (tb_grid_points(), tb_grid_lr()), the replicates (tb_replicates(),
- * tb_sweep_points(), tb_replicate_x0()) and tb_strerror().
+ * tb_sweep_points(), tb_replicate_x0()), tb_fast_covers(),
+ * tb_engine_precision() and tb_strerror().
  * Threads: pure functions; any thread.
  *
  * Evaluation order is science.md's reference order ([L]): the phase is
@@ -94,6 +95,23 @@ int tb_spec_check(const struct tb_spec *spec)
         return TB_EINVAL;
     if (spec->axes[0].levels < 0 || spec->axes[0].levels > TB_MAX_LEVELS)
         return TB_EINVAL;
+    switch (spec->opt.kind) {
+    case TB_OPT_GD:
+        break;
+    case TB_OPT_MOMENTUM:
+    case TB_OPT_NESTEROV:
+        if (!(spec->opt.beta >= 0.0 && spec->opt.beta < 1.0))
+            return TB_EINVAL;
+        break;
+    case TB_OPT_ADAM:
+        if (!(spec->opt.beta1 >= 0.0 && spec->opt.beta1 < 1.0) ||
+            !(spec->opt.beta2 >= 0.0 && spec->opt.beta2 < 1.0) ||
+            !(spec->opt.eps > 0.0 && isfinite(spec->opt.eps)))
+            return TB_EINVAL;
+        break;
+    default:
+        return TB_EINVAL;
+    }
     if (spec->replicates < 0 || spec->replicates > TB_MAX_REPLICATES)
         return TB_EINVAL;
     return TB_OK;
@@ -225,4 +243,15 @@ void tb_roughness(const struct tb_model *m, struct tb_roughness *out)
         out->convex = m->terms[0].amplitude == 0.0;
         return;
     }
+}
+
+int tb_fast_covers(const struct tb_spec *spec)
+{
+    return spec->opt.kind == TB_OPT_GD;
+}
+
+enum tb_precision tb_engine_precision(const struct tb_spec *spec)
+{
+    return spec->precision == TB_PRECISION_FAST && tb_fast_covers(spec) ? TB_PRECISION_FAST
+                                                                        : TB_PRECISION_REFERENCE;
 }

@@ -22,52 +22,9 @@
 #include "tb.h"
 #include "tb_int.h"
 
-enum { VERDICT_GO = -1, VERDICT_BOUNDED = 0, VERDICT_DIVERGENT = 1 };
-
-struct judge {
-    enum tb_criterion kind;
-    double threshold;
-    int nan_divergent;
-};
-
-/*
- * The verdict after step t >= 1 with loss f. The running sum is updated for
- * the loss-sum criterion. A NaN loss is absorbing (x stays NaN), so under
- * the bounded NaN policy no later step can cross the threshold: the run
- * stops there as bounded, which is what simulating to T would give.
- */
-static inline int judge_step(const struct judge *j, double f, double *sum)
-{
-    if (j->kind == TB_MAX_LOSS) {
-        if (f > j->threshold)
-            return VERDICT_DIVERGENT;
-    } else if (j->kind == TB_LOSS_SUM) {
-        *sum += f;
-        if (*sum >= j->threshold)
-            return VERDICT_DIVERGENT;
-        if (isnan(*sum) && !j->nan_divergent)
-            return VERDICT_BOUNDED;
-    }
-    if (!isfinite(f)) {
-        if (j->nan_divergent)
-            return VERDICT_DIVERGENT;
-        if (isnan(f))
-            return VERDICT_BOUNDED;
-    }
-    return VERDICT_GO;
-}
-
-/* The verdict after the last step T with loss f (no earlier step stopped). */
-static inline int judge_final(const struct judge *j, double f)
-{
-    if (j->kind == TB_FINAL_LOSS && f >= j->threshold)
-        return VERDICT_DIVERGENT;
-    return VERDICT_BOUNDED;
-}
-
 /* ---- one-dimensional runs: no arrays, the hot case ---------------------- */
 
-static int run_quadratic_1d(double x, double s, int steps, const struct judge *j,
+static int run_quadratic_1d(double x, double s, int steps, const struct tb__judge *j,
                             uint64_t *done)
 {
     double f = 0.0, sum = 0.0;
@@ -76,18 +33,18 @@ static int run_quadratic_1d(double x, double s, int steps, const struct judge *j
     for (t = 1; t <= steps; t++) {
         x = x - s * (2 * x);
         f = x * x;
-        v = judge_step(j, f, &sum);
+        v = tb__judge_step(j, f, &sum);
         if (v != VERDICT_GO) {
             *done = (uint64_t)t;
             return v;
         }
     }
     *done = (uint64_t)steps;
-    return judge_final(j, f);
+    return tb__judge_final(j, f);
 }
 
 static int run_additive_1d(double x, double s, int steps, double eps, double lam,
-                           const struct judge *j, uint64_t *done)
+                           const struct tb__judge *j, uint64_t *done)
 {
     double f = 0.0, sum = 0.0, sn, cs;
     int t, v;
@@ -97,18 +54,18 @@ static int run_additive_1d(double x, double s, int steps, double eps, double lam
         x = x - s * TB_ADD_GRAD_TERM(2 * x, eps, lam, sn);
         sincos(TB_PHASE(x, lam), &sn, &cs);
         f = x * x + eps * cs;
-        v = judge_step(j, f, &sum);
+        v = tb__judge_step(j, f, &sum);
         if (v != VERDICT_GO) {
             *done = (uint64_t)t;
             return v;
         }
     }
     *done = (uint64_t)steps;
-    return judge_final(j, f);
+    return tb__judge_final(j, f);
 }
 
 static int run_multiplicative_1d(double x, double s, int steps, double eps, double lam,
-                                 const struct judge *j, uint64_t *done)
+                                 const struct tb__judge *j, uint64_t *done)
 {
     double f = 0.0, sum = 0.0, sn, cs, r;
     int t, v;
@@ -120,14 +77,14 @@ static int run_multiplicative_1d(double x, double s, int steps, double eps, doub
         sincos(TB_PHASE(x, lam), &sn, &cs);
         r = x * x;
         f = TB_MUL_LOSS(r, cs, eps);
-        v = judge_step(j, f, &sum);
+        v = tb__judge_step(j, f, &sum);
         if (v != VERDICT_GO) {
             *done = (uint64_t)t;
             return v;
         }
     }
     *done = (uint64_t)steps;
-    return judge_final(j, f);
+    return tb__judge_final(j, f);
 }
 
 /* ---- d-dimensional runs ------------------------------------------------- */
@@ -139,7 +96,7 @@ static int run_multiplicative_1d(double x, double s, int steps, double eps, doub
  * the sines of step t in sn[] and updates in a second pass.
  */
 static int run_general(const struct tb_spec *sp, double s, double *x, double *sn,
-                       const struct judge *j, uint64_t *done)
+                       const struct tb__judge *j, uint64_t *done)
 {
     const struct tb_model *m = &sp->model;
     const int d = m->dim, steps = sp->steps;
@@ -180,7 +137,7 @@ static int run_general(const struct tb_spec *sp, double s, double *x, double *sn
             f = TB_MUL_LOSS(r, c, m->terms[0].amplitude);
         }
         if (t > 0) {
-            v = judge_step(j, f, &sum);
+            v = tb__judge_step(j, f, &sum);
             if (v != VERDICT_GO) {
                 *done = (uint64_t)t;
                 return v;
@@ -195,7 +152,7 @@ static int run_general(const struct tb_spec *sp, double s, double *x, double *sn
         }
     }
     *done = (uint64_t)steps;
-    return judge_final(j, f);
+    return tb__judge_final(j, f);
 }
 
 /* ---- tiles -------------------------------------------------------------- */
@@ -206,12 +163,12 @@ static int sweep_grid(const struct tb_spec *spec, uint64_t begin, uint64_t count
                       struct tb_tile_stats *stats)
 {
     const struct tb_model *m;
-    struct judge j;
+    struct tb__judge j;
     double *work = NULL, x0;
     uint64_t i, steps_done, lane_steps = 0, divergent = 0;
     int one_d, rc = TB_OK;
 
-    if (spec->precision == TB_PRECISION_FAST)
+    if (tb_engine_precision(spec) == TB_PRECISION_FAST)
         return tb__fast_sweep_tile(spec, begin, count, out, cancel, progress, progress_user, stats);
     m = &spec->model;
     j.kind = spec->criterion;
@@ -219,10 +176,10 @@ static int sweep_grid(const struct tb_spec *spec, uint64_t begin, uint64_t count
     j.nan_divergent = spec->nan_policy == TB_NAN_DIVERGENT;
     memset(out, 0, tb_label_words(count) * sizeof *out);
 
-    one_d = m->dim == 1 && m->n_terms <= 1;
+    one_d = m->dim == 1 && m->n_terms <= 1 && spec->opt.kind == TB_OPT_GD;
     x0 = spec->x0 ? spec->x0[0] : spec->x0_scalar;
     if (!one_d) {
-        work = malloc(2 * (size_t)m->dim * sizeof *work);
+        work = malloc(5 * (size_t)m->dim * sizeof *work);
         if (!work)
             return TB_ENOMEM;
     }
@@ -235,7 +192,9 @@ static int sweep_grid(const struct tb_spec *spec, uint64_t begin, uint64_t count
             rc = TB_ECANCELED;
             goto out;
         }
-        if (!one_d)
+        if (spec->opt.kind != TB_OPT_GD)
+            v = tb__run_optimized(spec, s, work, &j, &steps_done);
+        else if (!one_d)
             v = run_general(spec, s, work, work + m->dim, &j, &steps_done);
         else if (m->family == TB_QUADRATIC)
             v = run_quadratic_1d(x0, s, spec->steps, &j, &steps_done);

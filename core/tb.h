@@ -45,6 +45,23 @@ enum tb_nan_policy { TB_NAN_DIVERGENT = 0, TB_NAN_BOUNDED = 1 };
 /* REFERENCE follows science.md's evaluation order with libm, bit for bit.
  * FAST runs SIMD lanes (fast.c); it may differ only on chaotic labels. */
 enum tb_precision { TB_PRECISION_REFERENCE = 0, TB_PRECISION_FAST = 1 };
+
+/* The update rule (science.md section 2 for plain GD). All start with zero
+ * velocity / moments; s is the learning rate of the grid point.
+ *  - TB_OPT_GD:       x <- x - s g(x)                      (the default)
+ *  - TB_OPT_MOMENTUM: v <- beta v - s g(x); x <- x + v      (heavy ball)
+ *  - TB_OPT_NESTEROV: v <- beta v - s g(x + beta v); x <- x + v
+ *  - TB_OPT_ADAM:     m <- b1 m + (1-b1) g; u <- b2 u + (1-b2) g^2;
+ *                     x <- x - s (m / (1-b1^t)) / (sqrt(u / (1-b2^t)) + eps),
+ *                     t = 1, 2, ... (bias-corrected, per coordinate) */
+enum tb_opt_kind { TB_OPT_GD = 0, TB_OPT_MOMENTUM, TB_OPT_NESTEROV, TB_OPT_ADAM };
+
+struct tb_optimizer {
+    enum tb_opt_kind kind;
+    double beta;         /* momentum, nesterov: 0 <= beta < 1 */
+    double beta1, beta2; /* adam: 0 <= beta1, beta2 < 1 */
+    double eps;          /* adam: > 0 */
+};
 /* Instruction sets of the fast path, for tb_spec.isa_cap. */
 enum tb_isa { TB_ISA_BEST = 0, TB_ISA_SSE2 = 1, TB_ISA_AVX2 = 2, TB_ISA_AVX512 = 3 };
 /* The grid is a product of named axes. Only the learning-rate axis exists
@@ -94,6 +111,8 @@ struct tb_spec {
      * (tb_replicate_x0), so replicate 0 is the spec's own run. Sweep point
      * g is replicate g / N at grid point g % N, N = tb_grid_points(). */
     int replicates;
+    /* The update rule; all zero (the default) is plain GD. */
+    struct tb_optimizer opt;
 };
 
 /* Checks the ranges of every field the core relies on. Returns TB_OK or
@@ -120,6 +139,15 @@ double tb_grid_lr(const struct tb_spec *spec, uint64_t j);
  * evaluation order. x and g are borrowed and must not overlap. */
 double tb_loss(const struct tb_model *m, const double *x);
 void tb_grad(const struct tb_model *m, const double *x, double *g);
+
+/* 1 when the fast path has a kernel for this spec (today: plain GD); a
+ * spec with precision fast that it does not cover runs on the reference
+ * path, and its engine says so (tb_engine_precision). */
+int tb_fast_covers(const struct tb_spec *spec);
+
+/* The precision that runs the spec: its own, or the reference when the
+ * fast path does not cover it. */
+enum tb_precision tb_engine_precision(const struct tb_spec *spec);
 
 /* The ISA the fast path would use under cap on this CPU:
  * "avx512", "avx2" or "sse2". Static string. */

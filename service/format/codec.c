@@ -15,7 +15,8 @@
  * is reported, up to CODEC_MAX_ERRORS (then `truncated` is set).
  *
  *   (top level)          must be an object. Members: name, model, x0, steps,
- *                        divergence, lr, fit, precision, output.
+ *                        divergence, lr, fit, precision, replicates,
+ *                        optimizer, output.
  *   name                 optional UTF-8 string of 1..200 bytes.
  *   model                required object.
  *   model.family         required: "quadratic" | "additive" | "multiplicative".
@@ -49,6 +50,14 @@
  *   replicates           integer 1..TB_MAX_REPLICATES (32), default 1: the
  *                        sweep runs once per replicate, replicate r from x0
  *                        moved r ulps up (tb_replicate_x0).
+ *   optimizer            object, default {"name": "gd"}. optimizer.name
+ *                        "gd" | "momentum" | "nesterov" | "adam".
+ *                        momentum, nesterov: optimizer.beta, 0 <= beta < 1,
+ *                        required. adam: beta1 (default 0.9), beta2 (default
+ *                        0.999), both 0 <= b < 1, and eps finite > 0
+ *                        (default 1e-8). A member another rule does not use
+ *                        is an error. Runs on the reference path until the
+ *                        fast path has a kernel for it (tb_fast_covers).
  *   output.max_flips     integer 0..10000000, default 10000.
  *   cost                 (2^levels + 1) * steps * replicates <= lim->max_cost,
  *                        else an error at lr.levels giving the cost and the limit.
@@ -99,9 +108,11 @@ static const char *const family_names[] = {"quadratic", "additive", "multiplicat
 static const char *const criterion_names[] = {"max_loss", "loss_sum", "final_loss", NULL};
 static const char *const nan_names[] = {"divergent", "bounded", NULL};
 
-static const char *const top_keys[] = {"name",      "model",      "x0",     "steps", "divergence",
-                                       "lr",        "fit",        "precision", "replicates",
-                                       "output",    NULL};
+static const char *const top_keys[] = {"name",       "model",     "x0",     "steps",
+                                       "divergence", "lr",        "fit",    "precision",
+                                       "replicates", "optimizer", "output", NULL};
+static const char *const optimizer_names[] = {"gd", "momentum", "nesterov", "adam", NULL};
+static const char *const optimizer_keys[] = {"name", "beta", "beta1", "beta2", "eps", NULL};
 static const char *const model_keys[] = {"family", "dim", "amplitude", "wavelength", "terms", NULL};
 static const char *const term_keys[] = {"amplitude", "wavelength", NULL};
 static const char *const divergence_keys[] = {"criterion", "threshold", "nan", NULL};
@@ -618,6 +629,69 @@ static void parse_divergence(struct parse *p, const json_t *root)
     c->nan_policy = (enum tb_nan_policy)nan;
 }
 
+/* A coefficient in [0, 1) at opt.key; 1 when set. */
+static int get_unit(struct codec_errors *errs, const json_t *opt, const char *key,
+                    const struct loc *at, double *out)
+{
+    double b;
+    struct loc l;
+    int r = get_real(errs, opt, key, at, REAL_NONNEG, &b);
+
+    if (r == 0)
+        return 0;
+    if (r < 0)
+        return -1;
+    if (!(b < 1.0)) {
+        loc_key(&l, at, key);
+        err_add(errs, &l, "must be a number in [0, 1)");
+        return 0;
+    }
+    *out = b;
+    return 1;
+}
+
+static void parse_optimizer(struct parse *p, const json_t *root)
+{
+    struct tb_optimizer *o = &p->out->core.opt;
+    static const char *const used[][5] = {{"name", NULL},
+                                          {"name", "beta", NULL},
+                                          {"name", "beta", NULL},
+                                          {"name", "beta1", "beta2", "eps", NULL}};
+    const json_t *opt;
+    struct loc ol, l;
+    int kind = TB_OPT_GD, k;
+
+    memset(o, 0, sizeof *o);
+    if (get_object(p->errs, root, "optimizer", &p->top, &ol, &opt) == 0 || !opt)
+        return;
+    check_unknown(p->errs, opt, &ol, optimizer_keys);
+    if (get_enum(p->errs, opt, "name", &ol, optimizer_names, &kind) < 0) {
+        loc_key(&l, &ol, "name");
+        err_add(p->errs, &l, "is required: \"gd\", \"momentum\", \"nesterov\" or \"adam\"");
+        return;
+    }
+    o->kind = (enum tb_opt_kind)kind;
+    for (k = 0; optimizer_keys[k]; k++) {
+        if (json_object_get(opt, optimizer_keys[k]) && in_list(optimizer_keys[k], used[kind]) < 0) {
+            loc_key(&l, &ol, optimizer_keys[k]);
+            err_add(p->errs, &l, "not used by the %s optimizer", optimizer_names[kind]);
+        }
+    }
+    if (kind == TB_OPT_MOMENTUM || kind == TB_OPT_NESTEROV) {
+        if (get_unit(p->errs, opt, "beta", &ol, &o->beta) < 0) {
+            loc_key(&l, &ol, "beta");
+            err_add(p->errs, &l, "is required for the %s optimizer", optimizer_names[kind]);
+        }
+    } else if (kind == TB_OPT_ADAM) {
+        o->beta1 = 0.9;
+        o->beta2 = 0.999;
+        o->eps = 1e-8;
+        get_unit(p->errs, opt, "beta1", &ol, &o->beta1);
+        get_unit(p->errs, opt, "beta2", &ol, &o->beta2);
+        get_real(p->errs, opt, "eps", &ol, REAL_POS, &o->eps);
+    }
+}
+
 static void parse_lr(struct parse *p, const json_t *root)
 {
     struct tb_axis *a = &p->out->core.axes[0];
@@ -773,6 +847,7 @@ int codec_spec_from_json(const json_t *root, const struct codec_limits *lim, str
     parse_divergence(&p, root);
     parse_lr(&p, root);
     parse_fit(&p, root);
+    parse_optimizer(&p, root);
     parse_tail(&p, root);
 
     if (p.nomem) {
@@ -928,6 +1003,7 @@ json_t *codec_spec_to_json(const struct codec_spec *s)
 
     bad |= put(o, "precision", json_string(c->precision == TB_PRECISION_FAST ? "fast" : "reference"));
     bad |= put(o, "replicates", json_integer(tb_replicates(c)));
+    bad |= put(o, "optimizer", codec_optimizer_json(&c->opt));
     outp = json_object();
     bad |= put(outp, "max_flips", jint(s->max_flips));
     bad |= put(o, "output", outp);
@@ -1296,9 +1372,28 @@ fail:
     return NULL;
 }
 
+json_t *codec_optimizer_json(const struct tb_optimizer *o)
+{
+    json_t *j = json_object();
+    int bad = !j || put(j, "name", json_string(optimizer_names[o->kind]));
+
+    if (o->kind == TB_OPT_MOMENTUM || o->kind == TB_OPT_NESTEROV) {
+        bad |= put(j, "beta", jnum(o->beta));
+    } else if (o->kind == TB_OPT_ADAM) {
+        bad |= put(j, "beta1", jnum(o->beta1));
+        bad |= put(j, "beta2", jnum(o->beta2));
+        bad |= put(j, "eps", jnum(o->eps));
+    }
+    if (bad) {
+        json_decref(j);
+        return NULL;
+    }
+    return j;
+}
+
 json_t *codec_engine_json(const struct tb_spec *c)
 {
-    const int fast = c->precision == TB_PRECISION_FAST;
+    const int fast = tb_engine_precision(c) == TB_PRECISION_FAST;
     json_t *e = json_object();
 
     if (put(e, "precision", json_string(fast ? "fast" : "reference")) ||

@@ -145,6 +145,10 @@ int codec_analyze_replicate(const struct codec_spec *s, int r, const uint64_t *l
 /* Frees what codec_analyze() allocated; a zeroed struct is fine. */
 void codec_analysis_free(struct codec_analysis *a);
 
+/* The spec's optimizer as the API writes it: {"name"} plus the rule's own
+ * coefficients. New reference (the caller's), or NULL without memory. */
+struct json_t *codec_optimizer_json(const struct tb_optimizer *o);
+
 /* {"precision": "fast"|"reference", "isa": "avx512"|"avx2"|"sse2"|"libm"}:
  * the engine that runs (ran) spec c on this machine. New reference; NULL
  * when out of memory. */

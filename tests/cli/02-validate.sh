@@ -6,7 +6,7 @@ cd "$TB_TMP"
 
 echo '{"model": {"family": "quadratic"}}' > q.json
 "$TB_BIN" validate q.json > out
-want='{"model":{"family":"quadratic","dim":1},"x0":1.0,"steps":1000,"divergence":{"criterion":"max_loss","threshold":1e8,"nan":"divergent"},"lr":{"min":0.0,"max":1.5,"levels":20},"fit":{"min_level":0,"max_level":20,"min_levels":3},"precision":"fast","replicates":1,"output":{"max_flips":10000}}'
+want='{"model":{"family":"quadratic","dim":1},"x0":1.0,"steps":1000,"divergence":{"criterion":"max_loss","threshold":1e8,"nan":"divergent"},"lr":{"min":0.0,"max":1.5,"levels":20},"fit":{"min_level":0,"max_level":20,"min_levels":3},"precision":"fast","replicates":1,"optimizer":{"name":"gd"},"output":{"max_flips":10000}}'
 [ "$(cat out)" = "$want" ] || { echo "got: $(cat out)"; exit 1; }
 
 # stdin, and the canonical text is a fixed point

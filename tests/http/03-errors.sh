@@ -121,6 +121,11 @@ for bad in '"lr":{"levels":27}' '"steps":100001' '"lr":{"levels":26},"steps":200
 done
 expect_problem 422 POST /v1/jobs -H "$JSON" --data-binary '{"model":{"family":"quadratic","dim":1025}}'
 check_eq "$(jq -r '.errors[0].pointer' "$TB_TMP/body")" /model/dim "dim pointer"
+# An optimizer's coefficients: each with its own pointer.
+expect_problem 422 POST /v1/jobs -H "$JSON" \
+    --data-binary '{"model":{"family":"quadratic"},"optimizer":{"name":"adam","beta1":1,"eps":-1,"beta":0.5}}'
+check_eq "$(jq -r '[.errors[].pointer] | sort | join(" ")' "$TB_TMP/body")" \
+    "/optimizer/beta /optimizer/beta1 /optimizer/eps" "optimizer pointers"
 # Fit windows outside the job's levels (6).
 expect_problem 422 GET "/v1/jobs/$small/dimension?min_level=7"
 expect_problem 422 GET "/v1/jobs/$small/dimension?min_level=4&max_level=3"
