@@ -66,6 +66,8 @@ static void reader_main(void *arg)
             t->rc = store_open(r->db_path, 0, r->busy_timeout_ms, 1, &r->store);
             if (t->rc != QUEUE_OK)
                 r->store = NULL; /* tried again at the next task */
+        } else if (!store_connected(r->store)) {
+            t->rc = store_reconnect(r->store); /* the server restarted: tried per task */
         }
         if (t->rc == QUEUE_OK)
             t->work(t, r->store);

@@ -33,6 +33,16 @@
 #define RECOVER_EVERY_TICKS 15 /* look for unanalysed finished jobs */
 #define BEAT_SPACING_MS 1000   /* worker heartbeats at most this often */
 #define MAX_WORKER_STORES 1024
+#define RECONNECT_MIN_MS 200     /* first retry after a lost connection, doubling */
+#define RECONNECT_MAX_MS 5000    /* to at most this */
+#define RECONNECT_POLL_MS 100    /* a finished tile waiting for its database */
+#define RECONNECT_GRACE_MS 60000 /* past the lease: a finished tile waits that long, then drops */
+
+/* Backoff of one connection's reconnects (its owner thread's). */
+struct revive {
+    int attempt;     /* failed tries since the connection was lost */
+    int64_t next_ms; /* monotonic time of the next try */
+};
 
 struct tile_task {
     uv_work_t req;
@@ -49,7 +59,8 @@ struct tile_task {
     int parse_failed;
     int complete; /* this was the job's last tile */
     int unit_complete; /* the last tile of a unit (a study cell) that needs a step */
-    int stale;    /* lease lost (heartbeat or finish) */
+    int stale;         /* lease lost (heartbeat or finish) */
+    struct revive revive; /* of wstore, worker-only */
     uint64_t divergent, lane_steps;
     double seconds;
     struct tile_task *prev, *next; /* the pool's running list (loop thread) */
@@ -86,6 +97,7 @@ struct pool {
     int draining, closing, drain_forced;
     void (*drain_done)(void *);
     void *drain_user;
+    struct revive revive; /* of the loop's store */
     /* Worker connections, registered by the pool threads. */
     uv_key_t key;
     uv_mutex_t stores_mu;
@@ -106,6 +118,38 @@ static void changed(struct pool *p, int64_t job_id, uint64_t points)
 
 
 /* ---- worker connections ------------------------------------------------- */
+
+/*
+ * A server backend's connection lost (PostgreSQL stopped, the link cut):
+ * 1 when s is connected (again), 0 while it is not. Tries store_reconnect()
+ * when r's backoff allows (200 ms doubling to 5 s) and logs each try as
+ * "db_reconnect". conn names the connection in the log ("loop" or
+ * "worker"). On the thread that owns s.
+ */
+static int revive(struct store *s, struct revive *r, const char *conn)
+{
+    int64_t now = clock_mono_ms(), wait;
+    int rc;
+
+    if (store_connected(s)) {
+        r->attempt = 0;
+        return 1;
+    }
+    if (now < r->next_ms)
+        return 0;
+    r->attempt++;
+    rc = store_reconnect(s);
+    log_event(rc == QUEUE_OK ? LOG_INFO : LOG_WARN, "db_reconnect", "s:s, s:i, s:b, s:s*", "conn",
+              conn, "attempt", r->attempt, "ok", rc == QUEUE_OK, "error",
+              rc == QUEUE_OK ? NULL : store_errmsg(s));
+    if (rc == QUEUE_OK) {
+        r->attempt = 0;
+        return 1;
+    }
+    wait = (int64_t)RECONNECT_MIN_MS << (r->attempt < 6 ? r->attempt - 1 : 5);
+    r->next_ms = now + (wait < RECONNECT_MAX_MS ? wait : RECONNECT_MAX_MS);
+    return 0;
+}
 
 /*
  * The calling pool thread's connection, opened on first use, with
@@ -163,8 +207,35 @@ static void tile_progress(void *user, uint64_t done_in_tile)
     } else if (rc == QUEUE_ESTALE || rc == QUEUE_ENOENT) {
         t->stale = 1;
         atomic_store(&t->cancel, 1);
+    } else if (!store_connected(t->wstore) && revive(t->wstore, &t->revive, "worker")) {
+        /* The database is back: renew at once (the lease may be short). */
+        t->next_beat_ms = 0;
     }
-    /* Other errors (busy): retried at the next spacing; the lease is long. */
+    /* Other errors (busy, or the database still away): retried at the next
+     * spacing while the tile computes on. */
+}
+
+/* Saves a computed tile (pool thread). With the database away it waits,
+ * reconnecting with backoff, up to a lease plus a minute (or a cancel):
+ * the save then lands if the lease is still this attempt's, and answers
+ * QUEUE_ESTALE if not (requeued meanwhile; the tile is someone else's). */
+static int save_tile(struct tile_task *t, const uint64_t *labels, const struct tb_tile_stats *st)
+{
+    int64_t give_up = clock_mono_ms() + t->pool->cfg.lease_ms + RECONNECT_GRACE_MS;
+    int rc = QUEUE_EIO, tried = 0;
+
+    for (;;) {
+        if (!tried || revive(t->wstore, &t->revive, "worker")) {
+            tried = 1;
+            rc = queue_finish_tile(t->wstore, t->claim.job_id, t->claim.idx, t->claim.attempt,
+                                   labels, t->claim.count, st->divergent, st->lane_steps,
+                                   clock_now_ms(), &t->complete);
+        }
+        if (rc != QUEUE_EIO || store_connected(t->wstore) || atomic_load(&t->cancel) ||
+            clock_mono_ms() >= give_up)
+            return rc;
+        uv_sleep(RECONNECT_POLL_MS);
+    }
 }
 
 static void tile_work(uv_work_t *req)
@@ -192,6 +263,7 @@ static void tile_work(uv_work_t *req)
         t->rc_queue = rc;
         return;
     }
+    revive(t->wstore, &t->revive, "worker"); /* lost during an earlier task: one try */
     labels = xcalloc(tb_label_words(t->claim.count), sizeof *labels);
     t->next_beat_ms = clock_mono_ms() + BEAT_SPACING_MS;
     memset(&stats, 0, sizeof stats);
@@ -203,9 +275,7 @@ static void tile_work(uv_work_t *req)
     if (t->rc_core == TB_OK) {
         t->divergent = stats.divergent;
         t->lane_steps = stats.lane_steps;
-        rc = queue_finish_tile(t->wstore, t->claim.job_id, t->claim.idx, t->claim.attempt, labels,
-                               t->claim.count, stats.divergent, stats.lane_steps, clock_now_ms(),
-                               &t->complete);
+        rc = save_tile(t, labels, &stats);
         t->rc_queue = rc;
         if (rc == QUEUE_ESTALE || rc == QUEUE_ENOENT)
             t->stale = 1;
@@ -322,6 +392,9 @@ static void tile_after(uv_work_t *req, int status)
  * A claimed tile that waits keeps its lease through renew_silent(). */
 static void dispatch(struct pool *p)
 {
+    /* The database is away: claim nothing until the tick reconnects. */
+    if (!store_connected(p->store))
+        return;
     while (!p->draining && !p->closing && p->in_flight < 2 * p->cfg.workers) {
         struct tile_task *t = xcalloc(1, sizeof *t);
         int rc = queue_claim(p->store, clock_now_ms(), p->cfg.lease_ms, &t->claim);
@@ -385,8 +458,12 @@ static void analysis_work(uv_work_t *req)
     int64_t t0 = clock_mono_us();
     int rc;
 
+    struct revive rv = {0, 0};
+
     memset(&st, 0, sizeof st);
     rc = worker_store(p, &s);
+    if (rc == QUEUE_OK && !revive(s, &rv, "worker"))
+        rc = QUEUE_EIO; /* the recovery scan analyses it later */
     if (rc == QUEUE_OK)
         rc = queue_get_kind(s, a->job_id, name);
     if (rc != QUEUE_OK)
@@ -539,6 +616,10 @@ static void on_maint(uv_timer_t *timer)
 
     p->ticks++;
     if (p->closing)
+        return;
+    /* A lost connection: no claims, renewals or requeues until it is back
+     * (the running tiles compute on and save through their own). */
+    if (!revive(p->store, &p->revive, "loop"))
         return;
     renew_silent(p);
     if (p->draining)

@@ -22,6 +22,13 @@
  *   whose tiles are all done but that have no result are analysed too
  *   (a crash between the last tile and the result).
  * - A maintenance timer requeues expired leases and re-runs the dispatcher.
+ * - A lost database connection (a PostgreSQL server that went away): the
+ *   dispatcher claims nothing and the tick reconnects the loop's store
+ *   with backoff; a running tile computes on, its thread reconnects its
+ *   own store (from the heartbeat, and when the tile is done, waiting up
+ *   to a lease plus a minute), then renews or saves under the lease if it
+ *   is still this attempt's, or drops the tile if not (QUEUE_ESTALE).
+ *   Every try is logged ("db_reconnect").
  *
  * Threads: every function here is for the loop thread.
  */
