@@ -11,6 +11,7 @@
 #                 TB_PG_DIR, TB_PG_PORT, TB_PG_BIN; on failure prints the cause
 #                 (the server log) and returns 1
 #   tb_pg_stop    stops it (immediate) and removes the directory; safe to call twice
+#   tb_pg_server stop|start  stops it (fast, data kept) or starts it again on the same port
 #   tb_pg_psql DB ARGS...  psql on database DB as tb, unaligned, no psqlrc
 #   tb_pg_uri DB  the URI of database DB
 # The caller arranges for tb_pg_stop on exit (a trap); `run` below does.
@@ -33,6 +34,25 @@ tb_pg__as() { # tb_pg__as CMD...: CMD as the server's user
 
 tb_pg__free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+tb_pg__ctl_start() { # the server of $TB_PG_DIR on $TB_PG_PORT
+    tb_pg__as "$TB_PG_BIN/pg_ctl" -D "$TB_PG_DIR/data" -l "$TB_PG_DIR/server.log" -w -t 30 \
+        -o "-p $TB_PG_PORT -k $TB_PG_DIR -c listen_addresses=127.0.0.1 -c fsync=off \
+            -c full_page_writes=off -c max_connections=300 -c shared_buffers=32MB" start
+}
+
+# tb_pg_server stop|start: stops the running server (-m fast: clients are
+# disconnected, the data kept) or starts it again on the same port and
+# directory; for the tests of a lost connection (tests/pg/). Works in a
+# script run by `run` (the variables are exported).
+tb_pg_server() {
+    TB_PG_USER=$(id -un)
+    [ "$(id -u)" = 0 ] && TB_PG_USER=postgres
+    case "$1" in
+    stop) tb_pg__as "$TB_PG_BIN/pg_ctl" -D "$TB_PG_DIR/data" -m fast -w stop > /dev/null ;;
+    start) tb_pg__ctl_start > /dev/null ;;
+    esac
 }
 
 tb_pg_start() {
@@ -61,10 +81,7 @@ tb_pg_start() {
     tries=0
     while :; do
         TB_PG_PORT=$(tb_pg__free_port) || return 1
-        if tb_pg__as "$TB_PG_BIN/pg_ctl" -D "$TB_PG_DIR/data" -l "$TB_PG_DIR/server.log" -w -t 30 \
-            -o "-p $TB_PG_PORT -k $TB_PG_DIR -c listen_addresses=127.0.0.1 -c fsync=off \
-                -c full_page_writes=off -c max_connections=300 -c shared_buffers=32MB" \
-            start > "$TB_PG_DIR/pg_ctl.log" 2>&1; then
+        if tb_pg__ctl_start > "$TB_PG_DIR/pg_ctl.log" 2>&1; then
             break
         fi
         tries=$((tries + 1))
