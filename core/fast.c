@@ -3,7 +3,7 @@
  * runtime ISA dispatch (AVX-512, AVX2+FMA, SSE2), selected by
  * "precision": "fast". One binary runs on any x86-64.
  *
- * Owns: tb__fast_sweep_tile(), tb_fast_isa(), tb__fast_sincos() (the unit
+ * Owns: tb__fast_sweep_tile(), tb_fast_covers(), tb_fast_isa(), tb__fast_sincos() (the unit
  * tests' accuracy hook).
  * Threads: reentrant; the ISA probe is a pure CPUID query.
  *
@@ -91,6 +91,8 @@ struct fast_args {
     int lean;           /* 1-D lean mode (see fast_kernel.h), with its bounds on x^2: */
     double lean_xc;     /* at most this: f cannot pass the threshold, phase in range */
     double lean_xd;     /* over this: f surely passes the threshold */
+    enum tb_opt_kind opt; /* GD, or (lean 1-D only) momentum / Nesterov */
+    double beta;
     int proofs;         /* 1: lean runs may end early on a proof (fast_proved_bounded) */
     int n_radii;        /* multiplicative proofs: the ladder of fast_radius_setup() */
     double radius[FAST_RADII], rad_a[FAST_RADII], rad_b[FAST_RADII];
@@ -250,24 +252,52 @@ static int fast_env_proofs(void)
  * divergent: the bounds on x^2 that let the hot loop skip f (see
  * fast_kernel.h). The margins of 2^-30 cover rounding in f.
  */
+static int fast_lean_ok(const struct tb_spec *sp)
+{
+    const struct tb_model *m = &sp->model;
+    const double M = sp->threshold, ae = m->n_terms == 1 ? fabs(m->terms[0].amplitude) : 0.0;
+
+    if (m->dim != 1 || m->n_terms > 1 || sp->criterion != TB_MAX_LOSS ||
+        sp->nan_policy != TB_NAN_DIVERGENT || !isfinite(M) || !(M > 0.0))
+        return 0;
+    if (m->family == TB_ADDITIVE)
+        return M > 4.0 * ae;
+    if (m->family == TB_MULTIPLICATIVE)
+        return ae < 1.0;
+    return 1;
+}
+
+/* Plain GD everywhere; momentum and Nesterov in lean mode (loop_1d_mom);
+ * Adam not yet. */
+int tb_fast_covers(const struct tb_spec *spec)
+{
+    switch (spec->opt.kind) {
+    case TB_OPT_GD:
+        return 1;
+    case TB_OPT_MOMENTUM:
+    case TB_OPT_NESTEROV:
+        return fast_lean_ok(spec);
+    default:
+        return 0;
+    }
+}
+
 static void fast_lean_setup(struct fast_args *a)
 {
     const double M = a->threshold, ae = fabs(a->eps), room = 1.0 - 0x1p-30;
     const double kb = a->family == TB_QUADRATIC ? INFINITY : FAST_BIG / fabs(a->phase_scale);
 
-    a->lean = a->criterion == TB_MAX_LOSS && a->nan_divergent && isfinite(M) && M > 0.0;
+    a->lean = fast_lean_ok(a->spec);
     if (a->family == TB_ADDITIVE) {
-        a->lean = a->lean && M > 4.0 * ae;
         a->lean_xc = fmin(M - 2.0 * ae, kb * kb) * room;
         a->lean_xd = (M + 2.0 * ae) / room;
     } else if (a->family == TB_MULTIPLICATIVE) {
-        a->lean = a->lean && ae < 1.0;
         a->lean_xc = fmin(M / (1.0 + ae), kb * kb) * room;
         a->lean_xd = M / (1.0 - ae) / room;
     } else {
         a->lean_xc = a->lean_xd = M; /* f = x^2 exactly */
     }
-    a->proofs = a->lean && fast_env_proofs();
+    a->proofs = a->lean && a->opt == TB_OPT_GD && fast_env_proofs();
 }
 
 /* TRAINBOUND_ISA=avx512|avx2|sse2 caps the fast path for the whole
@@ -360,6 +390,8 @@ int tb__fast_sweep_tile(const struct tb_spec *spec, uint64_t begin, uint64_t cou
         sincos(a.x0 * a.phase_scale, &a.sn0, &cs0);
         a.g0 = 2.0 * (1.0 + a.eps * cs0);
     }
+    a.opt = spec->opt.kind;
+    a.beta = spec->opt.beta;
     a.steps = spec->steps;
     a.criterion = spec->criterion;
     a.threshold = spec->threshold;

@@ -349,6 +349,7 @@ FK_AI FK_VL FK_NAME(judge)(const struct fast_args *a, FK_VD f, FK_VD *sum, FK_VL
  * the run reaches step T. */
 struct FK_NAME(vec1) {
     FK_VD x, s, sn, g, dl, sum, pr;
+    FK_VD v; /* momentum and Nesterov: the velocity (else unused) */
 };
 
 /*
@@ -385,15 +386,17 @@ static __attribute__((noinline)) void FK_NAME(settle)(const struct fast_args *a,
 
                 div = !(f <= a->threshold) || f < -0x1.fffffffffffffp1023;
                 if (!div && a->family != TB_QUADRATIC) {
+                    /* Nesterov takes its gradient at x + beta v */
+                    const double p = a->opt == TB_OPT_NESTEROV ? x + a->beta * v->v[i] : x;
                     double si, ci;
-                    sincos(x * a->phase_scale, &si, &ci);
+                    sincos(p * a->phase_scale, &si, &ci);
                     v->sn[i] = si;
                     if (a->family == TB_MULTIPLICATIVE)
                         v->g[i] = 2.0 * (1.0 + eps * ci);
                 }
             }
             if (!div && v->dl[i] != it) {
-                if (!(a->family == TB_MULTIPLICATIVE && fabs(x) <= v->pr[i]))
+                if (!(a->family == TB_MULTIPLICATIVE && a->opt == TB_OPT_GD && fabs(x) <= v->pr[i]))
                     continue;
                 if (v->pr[i] > 0.0)
                     b->proved++; /* inside its proof radius: bounded for ever */
@@ -413,6 +416,9 @@ static __attribute__((noinline)) void FK_NAME(settle)(const struct fast_args *a,
         v->sn[i] = a->sn0;
         v->g[i] = a->family == TB_ADDITIVE && lean ? 1.0 - 2.0 * s : a->g0;
         v->pr[i] = lean ? fast_radius(a, s) : 0.0;
+        v->v[i] = 0.0;
+        if (a->opt != TB_OPT_GD && a->family != TB_MULTIPLICATIVE)
+            v->g[i] = -2.0 * s; /* loop_1d_mom: v <- beta v + (g p + s sin) */
     }
 }
 
@@ -547,7 +553,8 @@ FK_AI int FK_NAME(loop_1d)(const struct fast_args *a, uint64_t *out, struct FK_N
             {
                 unsigned bits = (unsigned)FK_ANY(stop[u]);
                 if (bits) {
-                    struct FK_NAME(vec1) v = {x[u], s[u], sn[u], g[u], dl[u], sum[u], pr[u]};
+                    struct FK_NAME(vec1)
+                        v = {x[u], s[u], sn[u], g[u], dl[u], sum[u], pr[u], (FK_VD){0}};
                     FK_NAME(settle)
                     (a, b, out, &v, bits, lean ? 0u : (unsigned)FK_ANY(div[u]), u * FK_W, it, lean);
                     x[u] = v.x;
@@ -561,6 +568,110 @@ FK_AI int FK_NAME(loop_1d)(const struct fast_args *a, uint64_t *out, struct FK_N
             }
             if (lean)
                 next_dl = FK_NAME(min_dl)(nu, dl);
+            if (a->progress && b->finished - last_progress >= 1024) {
+                a->progress(a->progress_user, b->finished);
+                last_progress = b->finished;
+            }
+        }
+        if ((++iter & 255) == 0 && a->cancel &&
+            atomic_load_explicit(a->cancel, memory_order_relaxed))
+            return TB_ECANCELED;
+    }
+    return TB_OK;
+}
+
+/*
+ * The lean 1-D loop under heavy ball (nest = 0) or Nesterov momentum
+ * (nest = 1), for one family and nu: v <- beta v - s grad f(p), x <- x + v,
+ * with p = x (heavy ball) or x + beta v (Nesterov), from v = 0. sn (and g,
+ * multiplicative) hold the sine (2 (1 + eps cos)) at p. Additive and
+ * quadratic: g holds -2s and s holds s c1, so that -s grad f(p) is
+ * g p + s sn. The lean test is on x, the point whose loss is judged; no
+ * proofs (they are GD's). Same book, settle() and refills as loop_1d.
+ */
+FK_AI int FK_NAME(loop_1d_mom)(const struct fast_args *a, uint64_t *out, struct FK_NAME(book) * b,
+                               const enum tb_family fam, const int nest, const int nu)
+{
+    FK_VD x[FK_UMAX], s[FK_UMAX], sn[FK_UMAX], g[FK_UMAX], dl[FK_UMAX], v[FK_UMAX];
+    const double k = a->phase_scale, eps = a->eps, c1 = a->grad_scale, beta = a->beta;
+    const double eps2 = 2.0 * eps, kpi = k * FAST_ONE_OVER_PI;
+    const double xr = sqrt(a->lean_xc) * (1.0 - 0x1p-40);
+    uint64_t last_progress = 0;
+    double it = 0.0, next_dl;
+    unsigned iter = 0;
+    int u, i;
+
+    b->active = nu * FK_W;
+    FK_EACH(u)
+    {
+        for (i = 0; i < FK_W; i++) {
+            double si;
+            int busy = FK_NAME(take)(a, b, u * FK_W + i, &si);
+            s[u][i] = fam == TB_ADDITIVE ? si * c1 : si;
+            g[u][i] = fam == TB_MULTIPLICATIVE ? a->g0 : -2.0 * si;
+            dl[u][i] = busy ? (double)a->steps : INFINITY;
+        }
+        x[u] = (FK_VD){0} + a->x0;
+        v[u] = (FK_VD){0};
+        sn[u] = (FK_VD){0} + a->sn0;
+    }
+    next_dl = FK_NAME(min_dl)(nu, dl);
+
+    while (b->active > 0) {
+        FK_VD p[FK_UMAX], cs[FK_UMAX], itv;
+        FK_VL stop[FK_UMAX], any = (FK_VL){0};
+
+        it += 1.0;
+        itv = (FK_VD){0} + it;
+        FK_EACH(u) p[u] = nest ? x[u] + beta * v[u] : x[u];
+        if (fam == TB_ADDITIVE)
+            FK_EACH(u) v[u] = beta * v[u] + (g[u] * p[u] + s[u] * sn[u]);
+        else if (fam == TB_MULTIPLICATIVE)
+            FK_EACH(u) v[u] = beta * v[u] - (s[u] * p[u]) * (g[u] - (c1 * p[u]) * sn[u]);
+        else
+            FK_EACH(u) v[u] = beta * v[u] + g[u] * p[u];
+        FK_EACH(u)
+        {
+            x[u] = x[u] + v[u];
+            p[u] = nest ? x[u] + beta * v[u] : x[u];
+        }
+        if (fam == TB_ADDITIVE) {
+            FK_NAME(vsinpi)(nu, p, kpi, sn);
+        } else if (fam == TB_MULTIPLICATIVE) {
+            FK_NAME(vsincospi)(nu, p, kpi, sn, cs);
+            FK_EACH(u) g[u] = 2.0 + eps2 * cs[u];
+        }
+        /* |x_t|, |x_t-1| <= sqrt(lean_xd) keeps |p| under about 3 xr: the
+         * sine's argument stays in range (see vsinpi) */
+        FK_EACH(u)
+        {
+            stop[u] = ~(FK_NAME(vabs)(x[u]) <= xr);
+            any = any | stop[u];
+        }
+        if (__builtin_expect(it >= next_dl, 0)) {
+            FK_EACH(u)
+            {
+                stop[u] = stop[u] | (dl[u] == itv);
+                any = any | stop[u];
+            }
+        }
+        if (__builtin_expect(FK_ANY(any) != 0, 0)) {
+            FK_EACH(u)
+            {
+                unsigned bits = (unsigned)FK_ANY(stop[u]);
+                if (bits) {
+                    struct FK_NAME(vec1)
+                        w = {x[u], s[u], sn[u], g[u], dl[u], (FK_VD){0}, (FK_VD){0}, v[u]};
+                    FK_NAME(settle)(a, b, out, &w, bits, 0u, u * FK_W, it, 1);
+                    x[u] = w.x;
+                    s[u] = w.s;
+                    sn[u] = w.sn;
+                    g[u] = w.g;
+                    dl[u] = w.dl;
+                    v[u] = w.v;
+                }
+            }
+            next_dl = FK_NAME(min_dl)(nu, dl);
             if (a->progress && b->finished - last_progress >= 1024) {
                 a->progress(a->progress_user, b->finished);
                 last_progress = b->finished;
@@ -590,7 +701,18 @@ static int FK_NAME(sweep_1d)(const struct fast_args *a, uint64_t *out, uint64_t 
     struct FK_NAME(book) b = {.active = 0};
     int rc;
 
-    if (a->family == TB_ADDITIVE)
+    if (a->opt != TB_OPT_GD) { /* lean only: tb_fast_covers() */
+        const int nest = a->opt == TB_OPT_NESTEROV;
+        if (a->family == TB_ADDITIVE)
+            rc = nest ? FK_NAME(loop_1d_mom)(a, out, &b, TB_ADDITIVE, 1, FK_U_ADD)
+                      : FK_NAME(loop_1d_mom)(a, out, &b, TB_ADDITIVE, 0, FK_U_ADD);
+        else if (a->family == TB_MULTIPLICATIVE)
+            rc = nest ? FK_NAME(loop_1d_mom)(a, out, &b, TB_MULTIPLICATIVE, 1, FK_U_MUL)
+                      : FK_NAME(loop_1d_mom)(a, out, &b, TB_MULTIPLICATIVE, 0, FK_U_MUL);
+        else
+            rc = nest ? FK_NAME(loop_1d_mom)(a, out, &b, TB_QUADRATIC, 1, FK_U_MUL)
+                      : FK_NAME(loop_1d_mom)(a, out, &b, TB_QUADRATIC, 0, FK_U_MUL);
+    } else if (a->family == TB_ADDITIVE)
         rc = a->lean ? FK_NAME(loop_1d)(a, out, &b, TB_ADDITIVE, 1, FK_U_ADD)
                      : FK_NAME(loop_1d)(a, out, &b, TB_ADDITIVE, 0, FK_U_ADD);
     else if (a->family == TB_MULTIPLICATIVE)

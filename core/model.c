@@ -3,8 +3,8 @@
  *
  * Owns: tb_loss(), tb_grad(), tb_roughness(), tb_spec_check(), the grid
  * (tb_grid_points(), tb_grid_lr()), the replicates (tb_replicates(),
- * tb_sweep_points(), tb_replicate_x0()), tb_fast_covers(),
- * tb_engine_precision() and tb_strerror().
+ * tb_sweep_points(), tb_replicate_x0()), tb_engine_precision() and
+ * tb_strerror().
  * Threads: pure functions; any thread.
  *
  * Evaluation order is science.md's reference order ([L]): the phase is
@@ -243,11 +243,6 @@ void tb_roughness(const struct tb_model *m, struct tb_roughness *out)
         out->convex = m->terms[0].amplitude == 0.0;
         return;
     }
-}
-
-int tb_fast_covers(const struct tb_spec *spec)
-{
-    return spec->opt.kind == TB_OPT_GD;
 }
 
 enum tb_precision tb_engine_precision(const struct tb_spec *spec)

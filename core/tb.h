@@ -140,7 +140,9 @@ double tb_grid_lr(const struct tb_spec *spec, uint64_t j);
 double tb_loss(const struct tb_model *m, const double *x);
 void tb_grad(const struct tb_model *m, const double *x, double *g);
 
-/* 1 when the fast path has a kernel for this spec (today: plain GD); a
+/* 1 when the fast path has a kernel for this spec (plain GD; momentum and
+ * Nesterov for 1-D single-term models judged by max loss with NaN
+ * divergent; Adam not yet); a
  * spec with precision fast that it does not cover runs on the reference
  * path, and its engine says so (tb_engine_precision). */
 int tb_fast_covers(const struct tb_spec *spec);

@@ -56,8 +56,8 @@
  *                        required. adam: beta1 (default 0.9), beta2 (default
  *                        0.999), both 0 <= b < 1, and eps finite > 0
  *                        (default 1e-8). A member another rule does not use
- *                        is an error. Runs on the reference path until the
- *                        fast path has a kernel for it (tb_fast_covers).
+ *                        is an error. Runs on the reference path where the
+ *                        fast path has no kernel for it (tb_fast_covers).
  *   output.max_flips     integer 0..10000000, default 10000.
  *   cost                 (2^levels + 1) * steps * replicates <= lim->max_cost,
  *                        else an error at lr.levels giving the cost and the limit.

@@ -10,8 +10,8 @@
  * hold; labels do not depend on the tile split; lane-steps are counted
  * like the reference's on regular grids; every ISA this CPU has (capped
  * with isa_cap) is checked; proofs end runs early without changing a
- * label; cancel works; the vector sin/cos stay within
- * 2.5e-16 of libm.
+ * label; heavy ball and Nesterov agree with the reference; cancel works; the vector sin/cos stay
+ * within 2.5e-16 of libm.
  */
 #include <check.h>
 #include <math.h>
@@ -186,6 +186,47 @@ START_TEST(reference_counts)
     ck_assert_uint_eq(st.points, tb_grid_points(&s));
     ck_assert_uint_eq(st.divergent, tb_labels_popcount(b, st.points));
     free(b);
+}
+END_TEST
+
+/* Heavy ball and Nesterov on the fast path (loop_1d_mom): the quadratic's
+ * labels are the reference's exactly, on grids crossing each rule's edge;
+ * the cosine families agree on 99% of a chaotic grid, on every ISA; the
+ * engine is the fast path for them, and the reference for Adam and for
+ * the criteria without a lean loop. */
+START_TEST(momentum_fast_path)
+{
+    static const double betas[] = {0.0, 0.3, 0.9};
+    struct tb_spec cases[3];
+    int k, i, c;
+
+    for (k = TB_OPT_MOMENTUM; k <= TB_OPT_NESTEROV; k++) {
+        for (i = 0; i < 3; i++) {
+            struct tb_spec q = tbt_spec_quadratic(1.0, 1e8, 1000, 12);
+
+            q.axes[0].max = 2.5;
+            q.opt.kind = (enum tb_opt_kind)k;
+            q.opt.beta = betas[i];
+            q.precision = TB_PRECISION_FAST;
+            ck_assert_int_eq(tb_engine_precision(&q), TB_PRECISION_FAST);
+            ck_assert_uint_eq(worst_diff(&q), 0);
+        }
+        cases[0] = tbt_spec_additive(0.2, 0.1, 12);
+        cases[1] = tbt_spec_multiplicative(0.2, 0.1, 12);
+        cases[2] = tbt_spec_additive(0.05, 0.3, 12);
+        for (c = 0; c < 3; c++) {
+            cases[c].axes[0].max = 3.0;
+            cases[c].opt.kind = (enum tb_opt_kind)k;
+            cases[c].opt.beta = 0.5;
+        }
+        agree_on_99_percent(cases, 3);
+        cases[0].criterion = TB_LOSS_SUM;
+        cases[0].precision = TB_PRECISION_FAST;
+        ck_assert_int_eq(tb_engine_precision(&cases[0]), TB_PRECISION_REFERENCE);
+    }
+    cases[1].opt.kind = TB_OPT_ADAM;
+    cases[1].precision = TB_PRECISION_FAST;
+    ck_assert_int_eq(tb_engine_precision(&cases[1]), TB_PRECISION_REFERENCE);
 }
 END_TEST
 
@@ -428,6 +469,7 @@ int main(void)
     tcase_add_test(tc, tile_invariance_and_stats);
     tcase_add_test(tc, lane_steps_match_reference_when_regular);
     tcase_add_test(tc, proofs_keep_labels);
+    tcase_add_test(tc, momentum_fast_path);
     tcase_add_test(tc, cancel_stops);
     tcase_add_test(tc, sincos_matches_libm);
     tcase_add_test(tc, isa_names);
