@@ -33,17 +33,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
-#include <jansson.h>
 #include <uv.h>
 
 #include "cli.h"
 #include "codec.h"
 #include "kind.h"
 #include "npy.h"
-#include "study.h"
 #include "tb.h"
 
 #define SPEC_MAX_BYTES ((size_t)16 << 20) /* 16 MiB */
@@ -262,19 +259,17 @@ static void print_errors(const struct codec_errors *errs)
                 CODEC_MAX_ERRORS);
 }
 
-/* Reads and parses the spec a->spec. Returns a cli_exit code; on CLI_EXIT_OK
- * spec is filled and owned by the caller. */
 /*
- * Parses buf (len bytes, borrowed) as a sweep spec into *spec, or, when it
- * is a study (it has "vary"), into *study with *is_study = 1. Prints the
- * problems on failure. Returns an exit code.
+ * Parses buf (len bytes, borrowed) as the kind of spec it is (kind.h:
+ * parsed as JSON once, then by its kind), into *kind and *spec (owned by
+ * the caller on CLI_EXIT_OK: (*kind)->free_spec()). Prints the problems
+ * on failure. Returns an exit code.
  */
-static int load_spec(const char *buf, size_t len, struct codec_spec *spec, struct study *study,
-                     int *is_study)
+static int load_spec(const char *buf, size_t len, const struct job_kind **kind,
+                     struct kind_spec **spec)
 {
     struct codec_limits lim;
     struct codec_errors *errs;
-    json_t *root = NULL;
     int rc;
 
     errs = malloc(sizeof *errs);
@@ -283,13 +278,7 @@ static int load_spec(const char *buf, size_t len, struct codec_spec *spec, struc
         return CLI_EXIT_FAILURE;
     }
     codec_limits_default(&lim);
-    /* The text is parsed once; its kind (a study has "vary") reads it. */
-    rc = codec_load_json(buf, len, &root, errs);
-    *is_study = rc == CODEC_OK && kind_of_body(root) == &kind_study;
-    if (rc == CODEC_OK)
-        rc = *is_study ? study_parse_json(root, &lim, study, errs)
-                       : codec_spec_from_json(root, &lim, spec, errs);
-    json_decref(root);
+    rc = kind_parse_body(buf, len, &lim, kind, spec, errs);
     if (rc != CODEC_OK)
         print_errors(errs);
     free(errs);
@@ -312,41 +301,34 @@ static int print_doc(const char *text)
 struct sweep;
 
 struct tile {
-    uv_work_t req;     /* req.data points back here */
-    struct sweep *sw;  /* the sweep this slot serves */
-    uint64_t begin;    /* first point of the current tile: a multiple of 64 */
-    uint64_t count;    /* points in the current tile */
-    uint64_t reported; /* progress already added to sw->done (pool thread only) */
-    int rc;            /* the first failing tb_sweep_tile() code, read in tile_done() */
+    uv_work_t req;       /* req.data points back here */
+    struct sweep *sw;    /* the sweep this slot serves */
+    uint64_t begin;      /* first point of the current tile: a multiple of 64 */
+    uint64_t count;      /* points in the current tile */
+    uint64_t reported;   /* progress already added to sw->done (pool thread only) */
+    int rc;              /* the first failing tile code (TB_E*), read in tile_done() */
     uint64_t lane_steps; /* summed over this thread's tiles, read in tile_done() */
 };
 
 struct sweep {
     uv_loop_t loop;
-    uv_timer_t timer;              /* progress bar; only when show_progress */
-    uv_signal_t sigint;            /* raises cancel */
-    const struct codec_spec *spec; /* borrowed, read-only for every thread */
-    uint64_t *labels;              /* borrowed: all labels; each tile's words are
-                                      written by the pool thread that ran it */
-    uint64_t first;                /* sweep point of labels bit 0 (a replicate's start) */
+    uv_timer_t timer;   /* progress bar; only when show_progress */
+    uv_signal_t sigint; /* raises cancel */
+    kind_tile_fn *tile; /* the kind's tile runner (kind.h) */
+    void *tile_user;    /* borrowed, read-only for every thread */
+    uint64_t *labels;   /* borrowed: all labels; each tile's words are
+                           written by the pool thread that ran it */
+    uint64_t first;     /* point of labels bit 0 (a replicate's start) */
     uint64_t points, tile_points, n_tiles;
     atomic_uint_fast64_t next_tile; /* the next tile to claim (pool threads) */
-    struct tile *slots; /* owned: one per tile in flight */
+    struct tile *slots;             /* owned: one per tile in flight */
     int n_slots, in_flight;
     int show_progress, drawn, finished, interrupted;
-    int rc; /* first tile failure (a TB_E* code), 0 when none */
+    int rc;              /* first tile failure (a TB_E* code), 0 when none */
     uint64_t lane_steps; /* summed over finished tiles (loop thread) */
     atomic_int cancel;
     atomic_uint_fast64_t done; /* points finished, for the progress bar */
 };
-
-static double now_s(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 /* Pool thread: adds this tile's new progress to the shared counter. */
 static void tile_progress(void *user, uint64_t done_in_tile)
@@ -375,8 +357,8 @@ static void tile_work(uv_work_t *req)
         t->begin = sw->first + at;
         t->count = sw->points - at < sw->tile_points ? sw->points - at : sw->tile_points;
         t->reported = 0;
-        t->rc = tb_sweep_tile(&sw->spec->core, t->begin, t->count, sw->labels + at / 64,
-                              &sw->cancel, sw->show_progress ? tile_progress : NULL, t, &st);
+        t->rc = sw->tile(sw->tile_user, t->begin, t->count, sw->labels + at / 64, &sw->cancel,
+                         sw->show_progress ? tile_progress : NULL, t, &st);
         if (t->rc != TB_OK)
             return;
         t->lane_steps += st.lane_steps;
@@ -464,13 +446,14 @@ static void tile_done(uv_work_t *req, int status)
 }
 
 /*
- * Runs the grid of replicate `replicate` of spec into labels
- * (tb_label_words(tb_grid_points()) words, owned by the caller) on
- * `threads` pool threads. Returns 0, a TB_E* code, or TB_ECANCELED with
- * *interrupted = 1 after SIGINT.
+ * Runs points [first, first + points) with tile(tile_user, ...) into labels
+ * (tb_label_words(points) words, owned by the caller) on `threads` pool
+ * threads. Returns 0, a TB_E* code, or TB_ECANCELED with *interrupted = 1
+ * after SIGINT.
  */
-static int run_sweep(const struct codec_spec *spec, int replicate, int threads, int show_progress,
-                     uint64_t *labels, int *interrupted, uint64_t *lane_steps)
+static int run_sweep(kind_tile_fn *tile, void *tile_user, uint64_t first, uint64_t points,
+                     int threads, int show_progress, uint64_t *labels, int *interrupted,
+                     uint64_t *lane_steps)
 {
     struct sweep *sw;
     uint64_t per;
@@ -480,10 +463,11 @@ static int run_sweep(const struct codec_spec *spec, int replicate, int threads, 
     sw = calloc(1, sizeof *sw);
     if (!sw)
         return TB_ENOMEM;
-    sw->spec = spec;
+    sw->tile = tile;
+    sw->tile_user = tile_user;
     sw->labels = labels;
-    sw->points = tb_grid_points(&spec->core);
-    sw->first = (uint64_t)replicate * sw->points;
+    sw->points = points;
+    sw->first = first;
     per = (sw->points + (uint64_t)threads * TILES_PER_THREAD - 1) /
           ((uint64_t)threads * TILES_PER_THREAD);
     sw->tile_points = (per + 63) / 64 * 64;
@@ -540,39 +524,30 @@ out:
     return rc;
 }
 
-/*
- * Sweeps every replicate of spec and analyses it into an (owned by the
- * caller: codec_analysis_free(), also after an error): replicate 0's labels
- * stay in labels (tb_label_words(tb_grid_points()) words, caller's), the
- * others pass through a scratch buffer one at a time, so memory is two
- * grids whatever the replicates. Returns 0, a TB_E* code, or TB_ECANCELED
- * with *interrupted = 1 after SIGINT; *lane_steps sums every replicate.
- */
-static int sweep_replicates(const struct codec_spec *spec, int threads, int show, uint64_t *labels,
-                            struct codec_analysis *an, int *interrupted, uint64_t *lane_steps)
-{
-    const int reps = tb_replicates(&spec->core);
-    uint64_t *scratch = NULL, ls;
-    int rc, r;
+/* What the kinds' run_local() runs on (kind.h struct kind_local): the
+ * pool above, its progress bar, and the SIGINT that interrupted it. */
+struct runner {
+    int threads, show;
+};
 
-    memset(an, 0, sizeof *an);
-    *lane_steps = 0;
-    rc = run_sweep(spec, 0, threads, show, labels, interrupted, &ls);
+static int runner_run(void *user, kind_tile_fn *tile, void *tile_user, uint64_t first, uint64_t n,
+                      uint64_t *labels, uint64_t *lane_steps)
+{
+    struct runner *r = user;
+    uint64_t ls = 0;
+    int interrupted, rc;
+
+    rc = run_sweep(tile, tile_user, first, n, r->threads, r->show, labels, &interrupted, &ls);
     *lane_steps += ls;
-    if (rc == TB_OK)
-        rc = codec_analyze(spec, labels, an) == CODEC_OK ? TB_OK : TB_ENOMEM;
-    if (rc == TB_OK && reps > 1) {
-        scratch = malloc(tb_label_words(tb_grid_points(&spec->core)) * sizeof *scratch);
-        rc = scratch ? TB_OK : TB_ENOMEM;
-    }
-    for (r = 1; rc == TB_OK && r < reps; r++) {
-        rc = run_sweep(spec, r, threads, show, scratch, interrupted, &ls);
-        *lane_steps += ls;
-        if (rc == TB_OK)
-            rc = codec_analyze_replicate(spec, r, scratch, an) == CODEC_OK ? TB_OK : TB_ENOMEM;
-    }
-    free(scratch);
     return rc;
+}
+
+static void runner_note(void *user, const char *line)
+{
+    struct runner *r = user;
+
+    if (r->show)
+        fprintf(stderr, "\r%s\n", line);
 }
 
 static int default_threads(void)
@@ -625,106 +600,19 @@ static int write_text(const char *flag, const char *path, const char *text)
     return CLI_EXIT_OK;
 }
 
-/*
- * Runs every cell of a study, one after another, each on all threads. A
- * cell whose canonical spec equals an earlier cell's is not run again: its
- * analysis is copied and the row says "reused". Prints the study document;
- * --csv writes the table. Returns an exit code.
- */
-static int run_study(const struct run_args *a, struct study *st)
-{
-    struct codec_analysis *an = calloc(st->n_cells, sizeof *an);
-    int *reused = calloc(st->n_cells, sizeof *reused);
-    int show = !a->quiet && isatty(STDERR_FILENO), ex = CLI_EXIT_OK, interrupted = 0, rc;
-    uint64_t lane_steps = 0, ls;
-    char *text = NULL, *csv = NULL;
-    double t0 = now_s();
-    size_t i, j;
-
-    if (!an || !reused) {
-        fputs("trainbound: out of memory\n", stderr);
-        ex = CLI_EXIT_FAILURE;
-        goto out;
-    }
-    for (i = 0; i < st->n_cells; i++) {
-        struct codec_spec *c = &st->cells[i];
-        uint64_t *labels;
-
-        for (j = 0; j < i; j++)
-            if (strcmp(st->cell_canonical[i], st->cell_canonical[j]) == 0)
-                break;
-        if (j < i) { /* the same spec: share the analysis (freed once, below) */
-            an[i] = an[j];
-            reused[i] = 1;
-            continue;
-        }
-        if (a->precision >= 0)
-            c->core.precision = (enum tb_precision)a->precision;
-        if (show)
-            fprintf(stderr, "\rcell %zu/%zu\n", i + 1, st->n_cells);
-        labels = calloc(tb_label_words(tb_grid_points(&c->core)), sizeof *labels);
-        if (!labels) {
-            fputs("trainbound: out of memory for a cell's labels\n", stderr);
-            ex = CLI_EXIT_FAILURE;
-            goto out;
-        }
-        ls = 0;
-        rc = sweep_replicates(c, a->threads, show, labels, &an[i], &interrupted, &ls);
-        lane_steps += ls;
-        free(labels);
-        /* rows need no flips: drop them now, so reused copies share nothing */
-        free(an[i].flips);
-        an[i].flips = NULL;
-        an[i].n_flips = 0;
-        if (interrupted) {
-            fputs("trainbound: interrupted\n", stderr);
-            ex = CLI_EXIT_INTERRUPTED;
-            goto out;
-        }
-        if (rc != TB_OK) {
-            fprintf(stderr, "trainbound: cell %zu failed: %s\n", i, tb_strerror(rc));
-            ex = CLI_EXIT_FAILURE;
-            goto out;
-        }
-    }
-    text = study_result_encode(st, an, reused, now_s() - t0);
-    if (!text || (a->csv_out && !(csv = study_csv(st, an, reused)))) {
-        fputs("trainbound: out of memory\n", stderr);
-        ex = CLI_EXIT_FAILURE;
-        goto out;
-    }
-    ex = print_doc(text);
-    if (ex == CLI_EXIT_OK && csv)
-        ex = write_text("--csv", a->csv_out, csv);
-    if (a->stats)
-        fprintf(stderr, "{\"cells\":%zu,\"lane_steps\":%llu,\"threads\":%d,\"elapsed_s\":%.6f}\n",
-                st->n_cells, (unsigned long long)lane_steps, a->threads, now_s() - t0);
-out:
-    for (i = 0; an && reused && i < st->n_cells; i++)
-        if (!reused[i])
-            codec_analysis_free(&an[i]);
-    free(text);
-    free(csv);
-    free(an);
-    free(reused);
-    return ex;
-}
-
 /* ---- subcommands --------------------------------------------------------- */
 
 int cli_run_main(int argc, char **argv)
 {
     struct run_args a;
-    struct codec_spec spec;
-    struct codec_analysis an;
-    uint64_t *labels = NULL;
-    char num[16], *text = NULL;
-    struct study study;
-    char *buf;
+    const struct job_kind *kind;
+    struct kind_spec *spec = NULL;
+    struct kind_local env;
+    struct kind_local_out *out;
+    struct runner runner;
+    char num[16], *buf;
     size_t len;
-    double t0, t1 = 0, elapsed;
-    uint64_t lane_steps = 0;
-    int rc, interrupted, ex, is_study = 0;
+    int rc, ex;
 
     rc = parse_args(argc, argv, 1, &a);
     if (rc != 0)
@@ -737,69 +625,52 @@ int cli_run_main(int argc, char **argv)
 
     if (read_spec(a.spec, &buf, &len) < 0)
         return CLI_EXIT_USAGE;
-    ex = load_spec(buf, len, &spec, &study, &is_study);
+    ex = load_spec(buf, len, &kind, &spec);
     free(buf);
     if (ex != CLI_EXIT_OK)
         return ex;
-    if (is_study) {
-        ex = run_study(&a, &study);
-        study_free(&study);
-        uv_library_shutdown();
-        return ex;
+    out = calloc(1, sizeof *out);
+    if (!out) {
+        fputs("trainbound: out of memory\n", stderr);
+        kind->free_spec(spec);
+        return CLI_EXIT_FAILURE;
     }
-    if (a.csv_out) {
+    /* The kind runs the whole spec on this process's pool, without the
+     * queue, and analyses it as the server does. */
+    runner.threads = a.threads;
+    runner.show = !a.quiet && isatty(STDERR_FILENO);
+    memset(&env, 0, sizeof env);
+    env.run = runner_run;
+    env.note = runner_note;
+    env.user = &runner;
+    env.precision = a.precision;
+    env.threads = a.threads;
+    env.want_csv = a.csv_out != NULL;
+    env.want_labels = a.labels_out != NULL;
+    rc = kind->run_local(spec, &env, out);
+    if (rc == KIND_ENOCSV) {
         fputs("trainbound: --csv: only a study spec (one with \"vary\") has a table\n", stderr);
-        codec_spec_free(&spec);
-        return CLI_EXIT_USAGE;
-    }
-    if (a.precision >= 0)
-        spec.core.precision = (enum tb_precision)a.precision;
-    memset(&an, 0, sizeof an);
-    labels = calloc(tb_label_words(tb_grid_points(&spec.core)), sizeof *labels);
-    if (!labels) {
-        fprintf(stderr, "trainbound: out of memory for the labels of %llu points\n",
-                (unsigned long long)tb_grid_points(&spec.core));
-        ex = CLI_EXIT_FAILURE;
-        goto out;
-    }
-
-    t0 = now_s();
-    rc = sweep_replicates(&spec, a.threads, !a.quiet && isatty(STDERR_FILENO), labels, &an,
-                          &interrupted, &lane_steps);
-    t1 = now_s();
-    if (interrupted) {
+        ex = CLI_EXIT_USAGE;
+    } else if (rc == TB_ECANCELED) {
         fputs("trainbound: interrupted\n", stderr);
         ex = CLI_EXIT_INTERRUPTED;
-        goto out;
-    }
-    if (rc != TB_OK) {
-        fprintf(stderr, "trainbound: the sweep failed: %s\n", tb_strerror(rc));
+    } else if (rc != 0) {
+        fprintf(stderr, "trainbound: %s\n", out->error);
         ex = CLI_EXIT_FAILURE;
-        goto out;
+    } else {
+        ex = print_doc(out->result);
+        if (ex == CLI_EXIT_OK && out->csv)
+            ex = write_text("--csv", a.csv_out, out->csv);
+        if (ex == CLI_EXIT_OK && out->labels && a.labels_out)
+            ex = write_labels_npy(a.labels_out, out->labels, out->n_labels);
+        if (a.stats)
+            fprintf(stderr, "%s\n", out->stats);
     }
-    elapsed = now_s() - t0;
-    text = codec_result_encode_analysis(&spec, &an, elapsed);
-    if (!text) {
-        fputs("trainbound: cannot build the result: out of memory\n", stderr);
-        ex = CLI_EXIT_FAILURE;
-        goto out;
-    }
-    ex = print_doc(text);
-    if (ex == CLI_EXIT_OK && a.labels_out)
-        ex = write_labels_npy(a.labels_out, labels, tb_grid_points(&spec.core));
-    if (a.stats)
-        fprintf(stderr,
-                "{\"points\":%llu,\"lane_steps\":%llu,\"threads\":%d,\"precision\":\"%s\","
-                "\"isa\":\"%s\",\"sweep_s\":%.6f,\"elapsed_s\":%.6f}\n",
-                (unsigned long long)tb_sweep_points(&spec.core), (unsigned long long)lane_steps,
-                a.threads, spec.core.precision == TB_PRECISION_FAST ? "fast" : "reference",
-                spec.core.precision == TB_PRECISION_FAST ? tb_fast_isa(spec.core.isa_cap) : "libm",
-                t1 - t0, elapsed);
-out:
-    free(text);
-    codec_analysis_free(&an);
-    free(labels);
-    codec_spec_free(&spec);
+    free(out->result);
+    free(out->csv);
+    free(out->labels);
+    free(out);
+    kind->free_spec(spec);
     uv_library_shutdown();
     return ex;
 }
@@ -807,28 +678,23 @@ out:
 int cli_validate_main(int argc, char **argv)
 {
     struct run_args a;
-    struct codec_spec spec;
-    struct study study;
+    const struct job_kind *kind;
+    struct kind_spec *spec = NULL;
     char *text, *buf;
     size_t len;
-    int rc, ex, is_study = 0;
+    int rc, ex;
 
     rc = parse_args(argc, argv, 0, &a);
     if (rc != 0)
         return rc > 0 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
     if (read_spec(a.spec, &buf, &len) < 0)
         return CLI_EXIT_USAGE;
-    ex = load_spec(buf, len, &spec, &study, &is_study);
+    ex = load_spec(buf, len, &kind, &spec);
     free(buf);
     if (ex != CLI_EXIT_OK)
         return ex;
-    if (is_study) {
-        text = strdup(study.canonical);
-        study_free(&study);
-    } else {
-        text = codec_spec_canonical(&spec);
-        codec_spec_free(&spec);
-    }
+    text = kind->canonical(spec);
+    kind->free_spec(spec);
     if (!text) {
         fputs("trainbound: out of memory\n", stderr);
         return CLI_EXIT_FAILURE;

@@ -8,8 +8,11 @@
  * handed to the NumPy stream of the answer).
  * Threads: the handler and the answer on the loop thread; the one long
  * read, a job's whole labels, runs on the reader thread (reader.h) with
- * its own store while its request waits deferred (http_defer()). Without
- * a reader it all runs on the loop thread.
+ * its own store while its request waits deferred (route_task_run()).
+ * Without a reader it all runs on the loop thread.
+ *
+ * Kinds: any kind whose jobs have one grid of labels (kind.h grid_spec():
+ * the sweep); job_spec() answers 404 for the others.
  */
 #include "routes_int.h"
 
@@ -19,7 +22,6 @@
 #include <string.h>
 
 #include "boundary.h"
-#include "reader.h"
 #include "router.h"
 #include "view.h"
 #include "xalloc.h"
@@ -28,13 +30,11 @@
 #define FLIPS_MAX_LIMIT 100000
 
 /* A /boundary request whose labels are loaded and encoded by the reader
- * thread (boundary.h, reader.h): the task, the work and the deferred
- * request it answers. Owned by get_boundary() until submitted, then by
- * the reader until boundary_done(), which answers and frees it. */
+ * thread (boundary.h, route_task_run()): the task, the work and the
+ * answer. Owned by get_boundary() until route_task_run() takes it; its
+ * answer frees it, or hands it to the NumPy stream. */
 struct boundary_task {
-    struct reader_task task; /* first member: the reader hands it back */
-    struct app *app;
-    struct http_deferred *deferred; /* NULL when run on the loop thread */
+    struct route_task rt; /* first member: route_task_run() hands it back */
     struct boundary_work w;
     int status; /* boundary_build()'s, set by the reader thread */
     char etag[VIEW_ETAG_LEN];
@@ -58,13 +58,20 @@ static void boundary_task_free(void *user)
     free(bt);
 }
 
+static void boundary_task_drop(struct route_task *t)
+{
+    boundary_task_free(t);
+}
+
 /* Fills resp from a built boundary, rc being boundary_build()'s (the same
  * answers, headers and problems whichever thread built it), and frees bt
  * or hands it to the NumPy stream. */
-static void boundary_answer(struct boundary_task *bt, int rc, const struct http_request *req,
+static void boundary_answer(struct route_task *t, const struct http_request *req,
                             struct http_response *resp)
 {
+    struct boundary_task *bt = (struct boundary_task *)t;
     struct boundary_work *w = &bt->w;
+    const int rc = bt->status;
     const char *etag = bt->etag;
     char num[32];
 
@@ -80,7 +87,7 @@ static void boundary_answer(struct boundary_task *bt, int rc, const struct http_
     case BOUNDARY_EPNG:
         problem(resp, req, PROBLEM_INTERNAL, "the PNG of job %" PRId64 " failed", w->job_id);
         goto out;
-    default: /* BOUNDARY_EENCODE */
+    default:                                          /* BOUNDARY_EENCODE */
         http_response_json(resp, 200, CT_JSON, NULL); /* the out-of-memory 500 */
         cache_headers(resp, etag);
         goto out;
@@ -129,43 +136,20 @@ out:
     boundary_task_free(bt);
 }
 
-/* On the reader thread, with its store. */
-static void boundary_work_run(struct reader_task *t, struct store *s)
+/* On the reader thread with its store, or on the loop thread with its. */
+static void boundary_build_task(struct route_task *t, struct store *s)
 {
     struct boundary_task *bt = (struct boundary_task *)t;
 
     bt->status = boundary_build(s, &bt->w);
 }
 
-/* Back on the loop thread, the task ran or was dropped (rc, reader.h):
- * answer the deferred request. */
-static void boundary_done(struct reader_task *t, int rc)
-{
-    struct boundary_task *bt = (struct boundary_task *)t;
-    struct app *app = bt->app;
-    struct http_deferred *d = bt->deferred;
-    const struct http_request *req = http_deferred_request(d);
-    struct http_response *resp = http_deferred_response(d);
-
-    if (rc == 0) {
-        boundary_answer(bt, bt->status, req, resp);
-    } else {
-        if (rc == READER_ECANCELED)
-            problem(resp, req, PROBLEM_NOT_READY, "the server is shutting down");
-        else /* the reader's store could not be opened */
-            queue_problem(resp, req, rc, "loading the labels");
-        boundary_task_free(bt);
-    }
-    add_cors(app, req, resp); /* on_handle_cors() left it to the answer */
-    http_deferred_resume(d);
-}
-
 /*
  * GET /v1/jobs/{id}/boundary (and boundary.png). The request, the job and
  * its ETag (304) are checked here; loading every label and encoding them
  * takes the reader thread (reader.h), so the loop goes on serving while a
- * large job's labels are read: the request is deferred (http_defer()) and
- * answered from boundary_done(). Without a reader, it all runs here.
+ * large job's labels are read (route_task_run()). Without a reader, it all
+ * runs here.
  */
 void get_boundary(struct app *app, const struct http_request *req, struct http_response *resp,
                   int64_t id)
@@ -211,7 +195,8 @@ void get_boundary(struct app *app, const struct http_request *req, struct http_r
         fmt = NULL;
     if (load_job(app, req, resp, id, &job) != 0)
         return;
-    if (require_succeeded(req, resp, &job) != 0 || job_spec(req, resp, &job, &spec) != 0) {
+    if (require_succeeded(req, resp, &job) != 0 ||
+        job_spec(req, resp, &job, "boundary", &spec) != 0) {
         job_free(&job);
         return;
     }
@@ -222,13 +207,17 @@ void get_boundary(struct app *app, const struct http_request *req, struct http_r
         return;
     }
     bt = xcalloc(1, sizeof *bt);
-    bt->app = app;
+    bt->rt.app = app;
+    bt->rt.doing = "loading the labels";
+    bt->rt.build = boundary_build_task;
+    bt->rt.answer = boundary_answer;
+    bt->rt.free = boundary_task_drop;
     bt->w.job_id = id;
     job_free(&job);
     bt->w.spec = spec.core;
     bt->w.spec.x0 = NULL; /* owned by spec, freed below; never read */
     codec_spec_free(&spec);
-    bt->w.format = !fmt                       ? (binary ? BOUNDARY_WORDS : BOUNDARY_JSON)
+    bt->w.format = !fmt                      ? (binary ? BOUNDARY_WORDS : BOUNDARY_JSON)
                    : strcmp(fmt, "npy") == 0 ? BOUNDARY_NPY
                    : strcmp(fmt, "csv") == 0 ? BOUNDARY_CSV
                                              : BOUNDARY_PNG;
@@ -236,13 +225,5 @@ void get_boundary(struct app *app, const struct http_request *req, struct http_r
     bt->w.offset = (uint64_t)offset;
     bt->w.limit = (size_t)limit;
     snprintf(bt->etag, sizeof bt->etag, "%s", etag);
-    bt->task.work = boundary_work_run;
-    bt->task.done = boundary_done;
-    if (app->reader) {
-        bt->deferred = http_defer(req);
-        if (reader_submit(app->reader, &bt->task) == 0)
-            return; /* boundary_done() answers */
-        bt->deferred = NULL; /* the reader is closing: answer here */
-    }
-    boundary_answer(bt, boundary_build(app->store, &bt->w), req, resp);
+    route_task_run(&bt->rt, req, resp);
 }

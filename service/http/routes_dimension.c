@@ -69,7 +69,8 @@ void get_dimension(struct app *app, const struct http_request *req, struct http_
     }
     if (load_job(app, req, resp, id, &job) != 0)
         return;
-    if (require_succeeded(req, resp, &job) != 0 || job_spec(req, resp, &job, &spec) != 0)
+    if (require_succeeded(req, resp, &job) != 0 ||
+        job_spec(req, resp, &job, "dimension", &spec) != 0)
         goto out;
     have_spec = 1;
     levels = spec.core.axes[0].levels;
@@ -149,7 +150,7 @@ void get_dimension(struct app *app, const struct http_request *req, struct http_
     carr = json_array();
     for (n = 0; carr && n <= levels; n++)
         json_array_append_new(carr, json_integer((json_int_t)counts[0][n]));
-    dim = codec_dimension_reps_json(fits, (const uint64_t(*)[TB_MAX_LEVELS + 1])counts, reps,
+    dim = codec_dimension_reps_json(fits, (const uint64_t(*)[TB_MAX_LEVELS + 1]) counts, reps,
                                     levels, &opts);
     doc = carr && dim ? json_pack("{s:I, s:i, s:o, s:o, s:b}", "job", (json_int_t)id, "levels",
                                   levels, "counts", carr, "dimension", dim, "refit", refit)

@@ -30,6 +30,7 @@
 #include "http.h"
 #include "problem.h"
 #include "queue.h"
+#include "reader.h"
 
 #define CT_JSON "application/json"
 #define CT_PROBLEM "application/problem+json"
@@ -40,6 +41,7 @@
 #define CT_CSV "text/csv; charset=utf-8"
 
 struct metrics;
+struct job_kind;
 
 /* The counters of the running server (routes_util.c; set by
  * routes_handlers()), for the busy count in problem(). */
@@ -92,13 +94,44 @@ int load_job(struct app *app, const struct http_request *req, struct http_respon
 int require_succeeded(const struct http_request *req, struct http_response *resp,
                       const struct job *job);
 
-/* The stored spec of a sweep (codec_spec_free() it), or -1 after
- * answering 404 for a study or 500. */
+/* The job's kind (kind.h), or NULL after answering 500 for a kind this
+ * binary does not know. */
+const struct job_kind *job_kind(const struct http_request *req, struct http_response *resp,
+                                const struct job *job);
+
+/* The spec of the job's grid, for view ("dimension", "boundary": its
+ * kind's grid_spec(); codec_spec_free() it), or -1 after answering 404
+ * for a kind without one grid (its no_view() says why) or 500. */
 int job_spec(const struct http_request *req, struct http_response *resp, const struct job *job,
-             struct codec_spec *spec);
+             const char *view, struct codec_spec *spec);
 
 /* 200 with the CSV text csv (taken) and the job's cache headers. */
 void csv_answer(struct http_response *resp, const char *etag, char *csv);
+
+/* ---- answers from the reader thread (routes_util.c) --------------------- */
+
+/* A request whose answer is built from the store off the loop: the first
+ * member of the task of routes_boundary.c and routes_cells.c. The caller
+ * sets app, doing and the three functions; route_task_run() the rest. */
+struct route_task {
+    struct reader_task task; /* first member: the reader hands it back */
+    struct app *app;
+    struct http_deferred *deferred; /* NULL when run on the loop thread */
+    const char *doing;              /* what the reader's store was for, when it failed */
+    /* Reads and encodes the answer with s (the reader's, or the loop's). */
+    void (*build)(struct route_task *t, struct store *s);
+    /* Fills resp from what build() left, and frees t (or hands it on). */
+    void (*answer)(struct route_task *t, const struct http_request *req,
+                   struct http_response *resp);
+    /* Frees t unanswered (the reader dropped it, or its store failed). */
+    void (*free)(struct route_task *t);
+};
+
+/* Builds t (taken) on the reader thread while the request waits deferred
+ * (http_defer()), and answers it back on the loop thread, with its CORS
+ * headers; without a reader, or once it closes, builds and answers here. */
+void route_task_run(struct route_task *t, const struct http_request *req,
+                    struct http_response *resp);
 
 /* ---- CORS (routes.c) ---------------------------------------------------- */
 

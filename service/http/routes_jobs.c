@@ -59,10 +59,9 @@ static int parse_refused(const struct http_request *req, struct http_response *r
         problem(resp, req, PROBLEM_MALFORMED_JSON, "%s",
                 errs->n > 0 ? errs->e[0].message : "the body is not JSON");
     } else if (rc == CODEC_EINVALID) {
-        json_t *doc =
-            problem_new(PROBLEM_INVALID_SPEC, req->path, "the %s has %d problem%s%s; see errors",
-                        what, errs->n, errs->n == 1 ? "" : "s",
-                        errs->truncated ? " (or more)" : "");
+        json_t *doc = problem_new(PROBLEM_INVALID_SPEC, req->path,
+                                  "the %s has %d problem%s%s; see errors", what, errs->n,
+                                  errs->n == 1 ? "" : "s", errs->truncated ? " (or more)" : "");
         if (doc && problem_add_codec_errors(doc, errs) != 0) {
             json_decref(doc);
             doc = NULL;
@@ -75,11 +74,12 @@ static int parse_refused(const struct http_request *req, struct http_response *r
     return rc != CODEC_OK;
 }
 
-/* What a job's resource has besides view_job()'s fields (a study's cells),
- * added to doc (a new view_job() object, taken and returned). */
+/* The job resource: view_job()'s fields, "kind" and what the job's kind
+ * adds (kind_view_job(); a study's cells), to doc (a new view_job()
+ * object, taken and returned). */
 static json_t *job_view(struct app *app, const struct job *job, json_t *doc)
 {
-    return kind_study.view(app->store, job, doc);
+    return kind_view_job(app->store, job, doc);
 }
 
 /* POST /v1/jobs: the body is parsed as JSON once; its kind (a study has
@@ -96,7 +96,6 @@ void post_jobs(struct app *app, const struct http_request *req, struct http_resp
     const char *idem = http_header(req, "Idempotency-Key");
     int64_t now = clock_now_ms();
     const char *rv = http_query(req, "reuse");
-    json_t *root = NULL;
     int rc, reuse = 1;
 
     if (unknown_params(req, resp, params))
@@ -127,11 +126,7 @@ void post_jobs(struct app *app, const struct http_request *req, struct http_resp
         return;
     }
     errs = xmalloc(sizeof *errs);
-    rc = codec_load_json(req->body, req->body_len, &root, errs);
-    kind = rc == CODEC_OK ? kind_of_body(root) : &kind_sweep;
-    if (rc == CODEC_OK)
-        rc = kind->parse(root, &app->limits, &spec, errs);
-    json_decref(root);
+    rc = kind_parse_body(req->body, req->body_len, &app->limits, &kind, &spec, errs);
     if (parse_refused(req, resp, rc, errs, kind->noun))
         return;
     memset(&o, 0, sizeof o);
@@ -161,19 +156,18 @@ void post_jobs(struct app *app, const struct http_request *req, struct http_resp
         view_job_path(job->id, path);
         view_etag(job, etag);
         http_response_json(resp, sub->replayed ? 200 : 202, CT_JSON,
-                           kind->view(app->store, job, view_job(job, 1, now)));
+                           job_view(app, job, view_job(job, 1, now)));
         http_response_header(resp, "Location", path);
         cache_headers(resp, etag);
         if (sub->replayed) {
             http_response_header(resp, "Idempotent-Replayed", "true");
         } else {
             if (kind->units) /* a study: its cells, and those taken from the store */
-                log_event(LOG_INFO, "job_state", "s:I, s:s, s:s, s:I, s:I, s:I, s:I, s:s*",
-                          "job", (json_int_t)job->id, "status", job_status_name(job->status),
-                          "kind", kind->name, kind->units, (json_int_t)sub->units,
-                          kind->units_from_store, (json_int_t)sub->from_store, "points",
-                          (json_int_t)job->points_total, "tiles", (json_int_t)job->tiles_total,
-                          "name", job->name);
+                log_event(LOG_INFO, "job_state", "s:I, s:s, s:s, s:I, s:I, s:I, s:I, s:s*", "job",
+                          (json_int_t)job->id, "status", job_status_name(job->status), "kind",
+                          kind->name, kind->units, (json_int_t)sub->units, kind->units_from_store,
+                          (json_int_t)sub->from_store, "points", (json_int_t)job->points_total,
+                          "tiles", (json_int_t)job->tiles_total, "name", job->name);
             else
                 log_event(LOG_INFO, "job_state", "s:I, s:s, s:I, s:I, s:s*", "job",
                           (json_int_t)job->id, "status", "queued", "points",
@@ -245,9 +239,8 @@ void get_jobs(struct app *app, const struct http_request *req, struct http_respo
     }
     items = json_array();
     for (i = 0; i < n; i++) {
-        if (items &&
-            json_array_append_new(items, job_view(app, &jobs[i], view_job(&jobs[i], 0, now))) !=
-                0) {
+        if (items && json_array_append_new(
+                         items, job_view(app, &jobs[i], view_job(&jobs[i], 0, now))) != 0) {
             json_decref(items);
             items = NULL;
         }

@@ -1,17 +1,17 @@
 /*
  * routes_util.c - what every route file shares to answer (routes_int.h):
  * problems, the cache headers and 304, content negotiation, the query
- * parameter checks, loading a job and its stored spec, CSV answers.
+ * parameter checks, loading a job, its kind and its grid's spec, CSV
+ * answers, and answers built on the reader thread (route_task_run()).
  *
  * Owns: nothing beyond a call (route_metrics is borrowed from the app).
- * Threads: loop thread only; the reader tasks call these back on the
- * loop thread, once their work is done.
+ * Threads: loop thread only, but a route_task's build(), which runs on
+ * the reader thread (reader.h) with its store; the reader tasks call back
+ * on the loop thread, once their work is done.
  */
 #include "routes_int.h"
 
 #include <inttypes.h>
-#include <limits.h>
-#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -244,26 +244,33 @@ int require_succeeded(const struct http_request *req, struct http_response *resp
     return -1;
 }
 
-/* Parses the stored spec of a job (validated on submit). 0 or -1 after
- * answering 500. */
-int job_spec(const struct http_request *req, struct http_response *resp, const struct job *job,
-             struct codec_spec *spec)
+const struct job_kind *job_kind(const struct http_request *req, struct http_response *resp,
+                                const struct job *job)
 {
-    struct codec_limits lim = {TB_MAX_LEVELS, INT_MAX, TB_MAX_DIM, HUGE_VAL};
-    struct codec_errors *errs;
-    int rc;
+    const struct job_kind *kind = kind_by_name(job->kind);
 
-    if (kind_by_name(job->kind) == &kind_study) { /* the row says its kind */
-        problem(resp, req, PROBLEM_NOT_FOUND,
-                "job %" PRId64 " is a study: its dimensions are per cell, at /v1/jobs/%" PRId64
-                "/cells",
-                job->id, job->id);
+    if (!kind)
+        problem(resp, req, PROBLEM_INTERNAL,
+                "job %" PRId64 " is of kind \"%s\", unknown to this binary", job->id, job->kind);
+    return kind;
+}
+
+/* The spec of the job's grid (validated on submit). 0, or -1 after
+ * answering 404 (no grid) or 500. */
+int job_spec(const struct http_request *req, struct http_response *resp, const struct job *job,
+             const char *view, struct codec_spec *spec)
+{
+    const struct job_kind *kind = job_kind(req, resp, job);
+    char detail[256];
+
+    if (!kind)
+        return -1;
+    if (!kind->grid_spec) {
+        kind->no_view(job, view, detail, sizeof detail);
+        problem(resp, req, PROBLEM_NOT_FOUND, "%s", detail);
         return -1;
     }
-    errs = xmalloc(sizeof *errs);
-    rc = codec_parse_spec(job->spec_json, strlen(job->spec_json), &lim, spec, errs);
-    free(errs);
-    if (rc != CODEC_OK) {
+    if (kind->grid_spec(job, spec) != 0) {
         problem(resp, req, PROBLEM_INTERNAL, "the stored spec of job %" PRId64 " does not parse",
                 job->id);
         return -1;
@@ -277,4 +284,52 @@ void csv_answer(struct http_response *resp, const char *etag, char *csv)
 {
     http_response_body(resp, 200, CT_CSV, csv, strlen(csv));
     cache_headers(resp, etag);
+}
+
+/* ---- answers from the reader thread ------------------------------------- */
+
+/* On the reader thread, with its store. */
+static void route_task_work(struct reader_task *rt, struct store *s)
+{
+    struct route_task *t = (struct route_task *)rt;
+
+    t->build(t, s);
+}
+
+/* Back on the loop thread, the task ran or was dropped (rc, reader.h):
+ * answer the deferred request. */
+static void route_task_done(struct reader_task *rt, int rc)
+{
+    struct route_task *t = (struct route_task *)rt;
+    struct app *app = t->app;
+    struct http_deferred *d = t->deferred;
+    const struct http_request *req = http_deferred_request(d);
+    struct http_response *resp = http_deferred_response(d);
+
+    if (rc == 0) {
+        t->answer(t, req, resp);
+    } else {
+        if (rc == READER_ECANCELED)
+            problem(resp, req, PROBLEM_NOT_READY, "the server is shutting down");
+        else /* the reader's store could not be opened */
+            queue_problem(resp, req, rc, t->doing);
+        t->free(t);
+    }
+    add_cors(app, req, resp); /* on_handle_cors() left it to the answer */
+    http_deferred_resume(d);
+}
+
+void route_task_run(struct route_task *t, const struct http_request *req,
+                    struct http_response *resp)
+{
+    t->task.work = route_task_work;
+    t->task.done = route_task_done;
+    if (t->app->reader) {
+        t->deferred = http_defer(req);
+        if (reader_submit(t->app->reader, &t->task) == 0)
+            return;         /* route_task_done() answers */
+        t->deferred = NULL; /* the reader is closing: answer here */
+    }
+    t->build(t, t->app->store);
+    t->answer(t, req, resp);
 }

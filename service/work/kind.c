@@ -1,10 +1,15 @@
 /*
- * kind.c - the registry of job kinds (kind.h): which kinds exist, and
- * which one a parsed body or a name means.
+ * kind.c - the registry of job kinds (kind.h): which kinds exist, which
+ * one a parsed body or a name means, and the two steps every kind shares:
+ * a body parsed once and handed to its kind, and the job resource with
+ * its kind's additions.
  *
- * Threads: constant data; any thread.
+ * Threads: constant data; any thread (kind_view_job(): the thread of s).
  */
+#include <stdlib.h>
 #include <string.h>
+
+#include <jansson.h>
 
 #include "kind.h"
 
@@ -30,4 +35,31 @@ const struct job_kind *kind_of_body(const struct json_t *root)
         if (kinds[i]->matches(root))
             return kinds[i];
     return &kind_sweep;
+}
+
+int kind_parse_body(const char *body, size_t len, const struct codec_limits *lim,
+                    const struct job_kind **kind, struct kind_spec **spec,
+                    struct codec_errors *errs)
+{
+    json_t *root = NULL;
+    int rc;
+
+    *spec = NULL;
+    rc = codec_load_json(body, len, &root, errs);
+    *kind = rc == CODEC_OK ? kind_of_body(root) : &kind_sweep;
+    if (rc == CODEC_OK)
+        rc = (*kind)->parse(root, lim, spec, errs);
+    json_decref(root);
+    return rc;
+}
+
+json_t *kind_view_job(struct store *s, const struct job *job, json_t *doc)
+{
+    const struct job_kind *kind = kind_by_name(job->kind);
+
+    if (!doc)
+        return NULL;
+    if (job->kind[0])
+        json_object_set_new(doc, "kind", json_string(job->kind));
+    return kind ? kind->view(s, job, doc) : doc;
 }

@@ -30,10 +30,23 @@ static int sweep_matches(const struct json_t *root)
     return 1;
 }
 
+static int sweep_fill(const json_t *root, const struct codec_limits *lim, struct kind_spec *k,
+                      struct codec_errors *errs)
+{
+    return codec_spec_from_json(root, lim, &k->spec, errs);
+}
+
 static int sweep_parse(const struct json_t *root, const struct codec_limits *lim,
                        struct kind_spec **out, struct codec_errors *errs)
 {
-    struct kind_spec *k = malloc(sizeof *k);
+    return kind_parse_new(sizeof **out, sweep_fill, root, lim, out, errs);
+}
+
+int kind_parse_new(size_t size, kind_parse_fn *fill, const json_t *root,
+                   const struct codec_limits *lim, struct kind_spec **out,
+                   struct codec_errors *errs)
+{
+    struct kind_spec *k = calloc(1, size);
     int rc;
 
     *out = NULL;
@@ -41,7 +54,7 @@ static int sweep_parse(const struct json_t *root, const struct codec_limits *lim
         memset(errs, 0, sizeof *errs);
         return CODEC_ENOMEM;
     }
-    rc = codec_spec_from_json(root, lim, &k->spec, errs);
+    rc = fill(root, lim, k, errs);
     if (rc != CODEC_OK) {
         free(k);
         return rc;
@@ -56,6 +69,11 @@ static void sweep_free(struct kind_spec *k)
         return;
     codec_spec_free(&k->spec);
     free(k);
+}
+
+static char *sweep_canonical(const struct kind_spec *k)
+{
+    return codec_spec_canonical(&k->spec);
 }
 
 static int sweep_submit(struct store *s, struct kind_spec *k, const struct kind_submit_opts *o,
@@ -83,11 +101,34 @@ static int sweep_submit(struct store *s, struct kind_spec *k, const struct kind_
     return rc;
 }
 
+/* A sweep's resource has nothing besides view_job()'s fields and "kind". */
 static struct json_t *sweep_view(struct store *s, const struct job *job, struct json_t *doc)
 {
     (void)s;
     (void)job;
     return doc;
+}
+
+/* The stored spec is the grid's. */
+static int sweep_grid_spec(const struct job *job, struct codec_spec *spec)
+{
+    struct codec_errors *errs = malloc(sizeof *errs);
+    struct codec_limits lim;
+    int rc;
+
+    if (!errs)
+        return KIND_ESPEC;
+    kind_stored_limits(&lim);
+    rc = codec_parse_spec(job->spec_json, strlen(job->spec_json), &lim, spec, errs);
+    free(errs);
+    return rc == CODEC_OK ? 0 : KIND_ESPEC;
+}
+
+/* A sweep has every view but cells. */
+static void sweep_no_view(const struct job *job, const char *view, char *detail, size_t cap)
+{
+    snprintf(detail, cap, "job %lld is a sweep, not a study: it has no %s", (long long)job->id,
+             view);
 }
 
 void kind_stored_limits(struct codec_limits *lim)
@@ -114,7 +155,8 @@ uint64_t kind_tile_points(const struct tb_spec *spec, int workers, uint64_t fixe
      * worker), and no more: each tile costs a claim and a commit, about
      * 0.4 ms, which at 32 per worker made a levels-20 fast job several
      * percent slower than the CLI. */
-    share = ceil((double)tb_sweep_points(spec) / (16.0 * (workers > 0 ? workers : 1)) / 64.0) * 64.0;
+    share =
+        ceil((double)tb_sweep_points(spec) / (16.0 * (workers > 0 ? workers : 1)) / 64.0) * 64.0;
     if (share < t)
         t = share;
     if (t < 64)
@@ -146,6 +188,13 @@ int kind_sweep_tile(const struct tile_claim *c, uint64_t *labels, const atomic_i
                        stats);
     codec_spec_free(&spec);
     return rc;
+}
+
+int kind_grid_tile(void *user, uint64_t begin, uint64_t count, uint64_t *labels,
+                   const atomic_int *cancel, tb_progress_fn progress, void *progress_user,
+                   struct tb_tile_stats *stats)
+{
+    return tb_sweep_tile(user, begin, count, labels, cancel, progress, progress_user, stats);
 }
 
 static int sweep_tile_saved(struct store *s, const struct tile_claim *c, int *step)
@@ -202,30 +251,67 @@ static char *summary_json(const struct codec_spec *spec, const struct codec_anal
     return text;
 }
 
-/* Loads every replicate of the finished job (one grid at a time) and
- * analyses it into an. 0, a QUEUE_* code, or 1 after writing reason. */
-static int analyze_labels(struct store *s, const struct job *job, const struct codec_spec *spec,
-                          struct codec_analysis *an, char *reason, size_t cap)
+int kind_analyze(const struct codec_spec *spec, kind_grid_fn *grid, void *user, int keep_flips,
+                 struct codec_analysis *an)
 {
-    const uint64_t n = tb_grid_points(&spec->core);
-    uint64_t *bits = calloc(tb_label_words(n), sizeof *bits);
-    int r, rc = QUEUE_OK;
+    const uint64_t *bits;
+    int r, rc;
 
-    if (!bits) {
-        snprintf(reason, cap, "out of memory for %llu labels", (unsigned long long)n);
-        return 1;
-    }
     /* Replicate 0 gives the flips. */
-    for (r = 0; rc == QUEUE_OK && r < tb_replicates(&spec->core); r++) {
-        rc = queue_load_range(s, job->id, (uint64_t)r * n, n, bits);
-        if (rc == QUEUE_OK && (r == 0 ? codec_analyze(spec, bits, an)
-                                      : codec_analyze_replicate(spec, r, bits, an)) != CODEC_OK) {
-            snprintf(reason, cap, "the analysis failed (out of memory)");
-            rc = 1;
+    for (r = 0; r < tb_replicates(&spec->core); r++) {
+        rc = 0;
+        bits = grid(user, r, &rc);
+        if (!bits)
+            return rc;
+        if ((r == 0 ? codec_analyze(spec, bits, an) : codec_analyze_replicate(spec, r, bits, an)) !=
+            CODEC_OK)
+            return KIND_EANALYZE;
+    }
+    if (!keep_flips) {
+        free(an->flips);
+        an->flips = NULL;
+        an->n_flips = 0;
+    }
+    return 0;
+}
+
+/* A finished sweep's labels, one replicate at a time from the store. */
+struct stored_grid {
+    struct store *s;
+    int64_t job_id;
+    uint64_t n;     /* points of a grid */
+    uint64_t *bits; /* owned */
+};
+
+static const uint64_t *stored_grid_fn(void *user, int r, int *rc)
+{
+    struct stored_grid *g = user;
+
+    *rc = queue_load_range(g->s, g->job_id, (uint64_t)r * g->n, g->n, g->bits);
+    return *rc == QUEUE_OK ? g->bits : NULL;
+}
+
+const uint64_t *kind_local_grid_fn(void *user, int r, int *rc)
+{
+    struct kind_local_grid *g = user;
+    const uint64_t n = tb_grid_points(g->spec);
+    uint64_t *into = r == 0 ? g->grid : g->scratch;
+
+    if (!into) {
+        into = g->scratch = malloc(tb_label_words(n) * sizeof *g->scratch);
+        if (!into) {
+            *rc = TB_ENOMEM;
+            return NULL;
         }
     }
-    free(bits);
-    return rc;
+    *rc = g->env->run(g->env->user, kind_grid_tile, (void *)g->spec, (uint64_t)r * n, n, into,
+                      &g->lane_steps);
+    return *rc == TB_OK ? into : NULL;
+}
+
+double kind_now_s(void)
+{
+    return (double)clock_mono_us() * 1e-6;
 }
 
 static int sweep_step(struct store *s, int64_t job_id, struct kind_step *out)
@@ -261,9 +347,21 @@ static int sweep_step(struct store *s, int64_t job_id, struct kind_step *out)
         snprintf(out->reason, sizeof out->reason, "stored points do not match the spec");
         goto fail;
     }
-    rc = analyze_labels(s, &job, &spec, &an, out->reason, sizeof out->reason);
-    if (rc == 1)
+    {
+        struct stored_grid g = {s, job_id, tb_grid_points(&spec.core), NULL};
+        g.bits = calloc(tb_label_words(g.n), sizeof *g.bits);
+        if (!g.bits) {
+            snprintf(out->reason, sizeof out->reason, "out of memory for %llu labels",
+                     (unsigned long long)g.n);
+            goto fail;
+        }
+        rc = kind_analyze(&spec, stored_grid_fn, &g, 1, &an);
+        free(g.bits);
+    }
+    if (rc == KIND_EANALYZE) {
+        snprintf(out->reason, sizeof out->reason, "the analysis failed (out of memory)");
         goto fail;
+    }
     if (rc != QUEUE_OK)
         goto out;
     now = clock_now_ms();
@@ -297,15 +395,82 @@ out:
     return rc;
 }
 
+/* trainbound run of a sweep: every replicate on the runner, replicate 0's
+ * labels kept (for --labels), the others through one scratch grid. */
+static int sweep_run_local(struct kind_spec *k, const struct kind_local *env,
+                           struct kind_local_out *out)
+{
+    struct codec_spec *spec = &k->spec;
+    struct kind_local_grid g;
+    struct codec_analysis an;
+    double t0, t1, elapsed;
+    int rc;
+
+    memset(out, 0, sizeof *out);
+    if (env->want_csv)
+        return KIND_ENOCSV;
+    if (env->precision >= 0)
+        spec->core.precision = (enum tb_precision)env->precision;
+    memset(&g, 0, sizeof g);
+    memset(&an, 0, sizeof an);
+    g.env = env;
+    g.spec = &spec->core;
+    g.grid = calloc(tb_label_words(tb_grid_points(&spec->core)), sizeof *g.grid);
+    if (!g.grid) {
+        snprintf(out->error, sizeof out->error, "out of memory for the labels of %llu points",
+                 (unsigned long long)tb_grid_points(&spec->core));
+        return TB_ENOMEM;
+    }
+    t0 = kind_now_s();
+    rc = kind_analyze(spec, kind_local_grid_fn, &g, 1, &an);
+    t1 = kind_now_s();
+    if (rc == KIND_EANALYZE)
+        rc = TB_ENOMEM;
+    if (rc == TB_ECANCELED)
+        goto out;
+    if (rc != TB_OK) {
+        snprintf(out->error, sizeof out->error, "the sweep failed: %s", tb_strerror(rc));
+        goto out;
+    }
+    elapsed = kind_now_s() - t0;
+    out->result = codec_result_encode_analysis(spec, &an, elapsed);
+    if (!out->result) {
+        snprintf(out->error, sizeof out->error, "cannot build the result: out of memory");
+        rc = TB_ENOMEM;
+        goto out;
+    }
+    if (env->want_labels) {
+        out->labels = g.grid;
+        out->n_labels = tb_grid_points(&spec->core);
+        g.grid = NULL;
+    }
+    snprintf(out->stats, sizeof out->stats,
+             "{\"points\":%llu,\"lane_steps\":%llu,\"threads\":%d,\"precision\":\"%s\","
+             "\"isa\":\"%s\",\"sweep_s\":%.6f,\"elapsed_s\":%.6f}",
+             (unsigned long long)tb_sweep_points(&spec->core), (unsigned long long)g.lane_steps,
+             env->threads, spec->core.precision == TB_PRECISION_FAST ? "fast" : "reference",
+             spec->core.precision == TB_PRECISION_FAST ? tb_fast_isa(spec->core.isa_cap) : "libm",
+             t1 - t0, elapsed);
+out:
+    codec_analysis_free(&an);
+    free(g.grid);
+    free(g.scratch);
+    return rc;
+}
+
 const struct job_kind kind_sweep = {
     .name = "sweep",
     .noun = "spec",
     .matches = sweep_matches,
     .parse = sweep_parse,
     .free_spec = sweep_free,
+    .canonical = sweep_canonical,
     .submit = sweep_submit,
     .view = sweep_view,
+    .grid_spec = sweep_grid_spec,
+    .no_view = sweep_no_view,
     .run_tile = kind_sweep_tile,
     .tile_saved = sweep_tile_saved,
     .step = sweep_step,
+    .run_local = sweep_run_local,
 };

@@ -43,9 +43,12 @@ static const struct {
     enum study_param param;
     int integer;
 } param_table[] = {
-    {"model.amplitude", STUDY_AMPLITUDE, 0}, {"model.wavelength", STUDY_WAVELENGTH, 0},
-    {"model.dim", STUDY_DIM, 1},             {"x0", STUDY_X0, 0},
-    {"steps", STUDY_STEPS, 1},               {"divergence.threshold", STUDY_THRESHOLD, 0},
+    {"model.amplitude", STUDY_AMPLITUDE, 0},
+    {"model.wavelength", STUDY_WAVELENGTH, 0},
+    {"model.dim", STUDY_DIM, 1},
+    {"x0", STUDY_X0, 0},
+    {"steps", STUDY_STEPS, 1},
+    {"divergence.threshold", STUDY_THRESHOLD, 0},
 };
 #define N_PARAMS (sizeof param_table / sizeof param_table[0])
 
@@ -233,7 +236,8 @@ static int parse_values(const char *name, int integer, const json_t *v, struct s
             return -1;
         for (i = 0; i < n; i++) {
             /* numpy.linspace: start + i * step, and the last point is stop */
-            double t = n == 1 ? lo : (i + 1 == n ? hi : lo + (double)i * ((hi - lo) / (double)(n - 1)));
+            double t =
+                n == 1 ? lo : (i + 1 == n ? hi : lo + (double)i * ((hi - lo) / (double)(n - 1)));
             ax->values[i] = is_log ? pow(10.0, t) : t;
             if (!isfinite(ax->values[i])) {
                 add_err(errs, path, ptr, "gives a value that is not a finite number");
@@ -246,8 +250,9 @@ static int parse_values(const char *name, int integer, const json_t *v, struct s
             }
         }
     } else {
-        add_err(errs, path, ptr,
-                "must be a list of numbers, {\"linspace\": [a, b, n]} or {\"logspace\": [a, b, n]}");
+        add_err(
+            errs, path, ptr,
+            "must be a list of numbers, {\"linspace\": [a, b, n]} or {\"logspace\": [a, b, n]}");
         return -1;
     }
     ax->n = n;
@@ -464,8 +469,8 @@ int study_parse_json(const json_t *root, const struct codec_limits *lim_in, stru
     }
     out->n_cells = out->n_axes == 1 || out->zip ? out->axes[0].n : out->axes[0].n * out->axes[1].n;
     if (out->n_cells > STUDY_MAX_CELLS) {
-        add_err(errs, "vary", "/vary", "makes %zu cells, more than the limit of %d",
-                out->n_cells, STUDY_MAX_CELLS);
+        add_err(errs, "vary", "/vary", "makes %zu cells, more than the limit of %d", out->n_cells,
+                STUDY_MAX_CELLS);
         goto fail;
     }
 
@@ -512,8 +517,7 @@ int study_parse_json(const json_t *root, const struct codec_limits *lim_in, stru
                     snprintf(p2, sizeof p2, "vary.%s[%zu]", out->axes[a].name, j);
                     snprintf(q2, sizeof q2, "/vary/%s/%zu", out->axes[a].name, j);
                     add_err(errs, p2, q2, "%s", ce->message);
-                } else if (strncmp(ce->path, "lr.levels", 9) == 0 &&
-                           strstr(ce->message, "cost")) {
+                } else if (strncmp(ce->path, "lr.levels", 9) == 0 && strstr(ce->message, "cost")) {
                     add_err(errs, ce->path, ce->pointer, "%s (in cell %zu)", ce->message, i);
                 } else {
                     add_err(errs, ce->path, ce->pointer, "%s", ce->message);
@@ -614,7 +618,8 @@ static json_t *row_json(const struct study *st, size_t i, const struct codec_ana
         return NULL;
     }
     for (a = 0; a < st->n_axes; a++)
-        json_object_set_new(params, st->axes[a].name, param_json(st, a, study_cell_value(st, i, a)));
+        json_object_set_new(params, st->axes[a].name,
+                            param_json(st, a, study_cell_value(st, i, a)));
     for (n = 0; n <= an->levels; n++)
         json_array_append_new(counts, json_integer((json_int_t)an->counts[n]));
     json_object_set_new(row, "index", json_integer((json_int_t)i));
@@ -626,11 +631,12 @@ static json_t *row_json(const struct study *st, size_t i, const struct codec_ana
     json_object_set_new(row, "stderr", json_real(an->fit.se));
     json_object_set_new(row, "r2", json_real(an->fit.r2));
     json_object_set_new(row, "fractal", json_boolean(codec_analysis_fractal(an)));
-    json_object_set_new(row, "spread", an->rep_fits ? codec_spread_json(an->rep_fits, an->replicates)
-                                                    : codec_spread_json(&an->fit, 1));
-    json_object_set_new(row, "warnings", an->rep_fits
-                                             ? codec_reps_warnings(an->rep_fits, an->replicates)
-                                             : codec_fit_warnings(&an->fit));
+    json_object_set_new(row, "spread",
+                        an->rep_fits ? codec_spread_json(an->rep_fits, an->replicates)
+                                     : codec_spread_json(&an->fit, 1));
+    json_object_set_new(row, "warnings",
+                        an->rep_fits ? codec_reps_warnings(an->rep_fits, an->replicates)
+                                     : codec_fit_warnings(&an->fit));
     json_object_set_new(row, "levels_used", json_integer(an->fit.levels_used));
     json_object_set_new(row, "transitions", json_integer((json_int_t)an->counts[an->levels]));
     json_object_set_new(row, "divergent_fraction",
@@ -831,4 +837,64 @@ char *study_csv(const struct study *st, const struct codec_analysis *an, const i
         return NULL;
     }
     return b.p;
+}
+
+/* ---- the analysis of every cell (the CLI's and the server's) ------------ */
+
+ptrdiff_t study_dup_of(const struct study *st, size_t cell)
+{
+    size_t j;
+
+    for (j = 0; j < cell; j++)
+        if (strcmp(st->cell_canonical[j], st->cell_canonical[cell]) == 0)
+            return (ptrdiff_t)j;
+    return -1;
+}
+
+int study_analyze(const struct study *st, const struct study_source *src, char **result, char **csv,
+                  char *reason, size_t cap)
+{
+    struct codec_analysis *an = calloc(st->n_cells ? st->n_cells : 1, sizeof *an);
+    int *reused = calloc(st->n_cells ? st->n_cells : 1, sizeof *reused);
+    unsigned char *shared = calloc(st->n_cells ? st->n_cells : 1, 1); /* 1: an[i] is a copy */
+    int64_t dup;
+    size_t i;
+    int ret = 0;
+
+    *result = NULL;
+    if (csv)
+        *csv = NULL;
+    if (!an || !reused || !shared) {
+        snprintf(reason, cap, "out of memory");
+        ret = 1;
+        goto out;
+    }
+    for (i = 0; i < st->n_cells; i++) {
+        ret = src->cell(src->user, i, &dup, &reused[i]);
+        if (ret != 0)
+            goto out;
+        if (dup >= 0 && (size_t)dup < i) { /* the same spec: share its analysis (freed once) */
+            an[i] = an[dup];
+            shared[i] = 1;
+            continue;
+        }
+        ret = src->analyze(src->user, i, &an[i], reason, cap);
+        if (ret != 0)
+            goto out;
+    }
+    *result = study_result_encode(st, an, reused, src->elapsed_s(src->user));
+    if (!*result || (csv && !(*csv = study_csv(st, an, reused)))) {
+        free(*result);
+        *result = NULL;
+        snprintf(reason, cap, "out of memory while encoding the study result");
+        ret = 1;
+    }
+out:
+    for (i = 0; an && shared && i < st->n_cells; i++)
+        if (!shared[i])
+            codec_analysis_free(&an[i]);
+    free(an);
+    free(reused);
+    free(shared);
+    return ret;
 }

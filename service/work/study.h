@@ -22,8 +22,8 @@
 #include "codec.h"
 
 #define STUDY_MAX_AXES 2
-#define STUDY_MAX_VALUES 1000 /* values per axis */
-#define STUDY_MAX_CELLS 10000 /* cells per study */
+#define STUDY_MAX_VALUES 1000           /* values per axis */
+#define STUDY_MAX_CELLS 10000           /* cells per study */
 #define STUDY_MAX_SPEC_BYTES (16 << 20) /* the cells' canonical specs together */
 
 enum study_param {
@@ -65,8 +65,8 @@ int study_is_study_json(const struct json_t *root);
  * like "vary.model.amplitude[3]" for a value that makes a cell invalid. */
 int study_parse(const char *buf, size_t len, const struct codec_limits *lim, struct study *out,
                 struct codec_errors *errs);
-int study_parse_json(const struct json_t *root, const struct codec_limits *lim,
-                     struct study *out, struct codec_errors *errs);
+int study_parse_json(const struct json_t *root, const struct codec_limits *lim, struct study *out,
+                     struct codec_errors *errs);
 void study_free(struct study *st);
 
 /* The value of axis a in cell i. */
@@ -86,5 +86,34 @@ char *study_row_encode(const struct study *st, size_t cell, const struct codec_a
 
 /* The table as CSV text: a header, then one line per cell. Caller frees. */
 char *study_csv(const struct study *st, const struct codec_analysis *an, const int *reused);
+
+/* The earlier cell whose canonical spec equals cell's (the first one), or
+ * -1: a duplicate, computed once (the CLI's rule and the server's). */
+ptrdiff_t study_dup_of(const struct study *st, size_t cell);
+
+/* Where study_analyze() takes each cell's analysis from: the CLI computes
+ * it on its threads, the server from the cell's saved labels. */
+struct study_source {
+    /* Cell i: *dup_of, the earlier cell whose analysis it shares, or -1;
+     * *reused, whether its row says it was taken from earlier work.
+     * 0 or the source's non-zero code. */
+    int (*cell)(void *user, size_t i, int64_t *dup_of, int *reused);
+    /* Analyses cell i (not a duplicate) into *an (zeroed; its flips
+     * dropped, as rows have none). 0, the source's non-zero code, or 1
+     * after writing reason (cap bytes). */
+    int (*analyze)(void *user, size_t i, struct codec_analysis *an, char *reason, size_t cap);
+    /* The study's seconds so far, for the result's elapsed_s; asked once,
+     * when every cell is analysed. */
+    double (*elapsed_s)(void *user);
+    void *user;
+};
+
+/* Analyses every cell of st (borrowed) through src, a duplicate sharing
+ * its original's analysis, and encodes the study result into *result
+ * and, csv not NULL, the table into *csv (study_result_encode(),
+ * study_csv(); the caller frees both). Returns 0, a code of src, or 1
+ * after writing reason (cap bytes): a cell failed, or memory ran out. */
+int study_analyze(const struct study *st, const struct study_source *src, char **result, char **csv,
+                  char *reason, size_t cap);
 
 #endif /* TB_STUDY_H */

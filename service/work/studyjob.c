@@ -39,11 +39,13 @@ static const struct {
     const char *name;
     enum study_param param;
 } params[] = {
-    {"model.amplitude", STUDY_AMPLITUDE}, {"model.wavelength", STUDY_WAVELENGTH},
-    {"model.dim", STUDY_DIM},             {"x0", STUDY_X0},
-    {"steps", STUDY_STEPS},               {"divergence.threshold", STUDY_THRESHOLD},
+    {"model.amplitude", STUDY_AMPLITUDE},
+    {"model.wavelength", STUDY_WAVELENGTH},
+    {"model.dim", STUDY_DIM},
+    {"x0", STUDY_X0},
+    {"steps", STUDY_STEPS},
+    {"divergence.threshold", STUDY_THRESHOLD},
 };
-
 
 /* ---- submit (loop thread) ----------------------------------------------- */
 
@@ -67,8 +69,8 @@ static char *axes_json(const struct study *st)
         for (i = 0; vals && i < st->axes[a].n; i++)
             json_array_append_new(vals, integer ? json_integer((json_int_t)st->axes[a].values[i])
                                                 : json_real(st->axes[a].values[i]));
-        json_array_append_new(axes, json_pack("{s:s, s:o*}", "param", st->axes[a].name, "values",
-                                              vals));
+        json_array_append_new(axes,
+                              json_pack("{s:s, s:o*}", "param", st->axes[a].name, "values", vals));
     }
     json_object_set_new(doc, "combine", json_string(st->zip ? "zip" : "product"));
     json_object_set_new(doc, "axes", axes);
@@ -83,9 +85,9 @@ int studyjob_submit(struct store *s, struct study *st, const char *source, size_
 {
     struct queue_study_submit sub;
     struct queue_cell_submit *cells = NULL;
-    char (*keys)[SHA256_HEX_LEN] = NULL, **alts = NULL, *src = NULL, *axes = NULL;
+    char(*keys)[SHA256_HEX_LEN] = NULL, **alts = NULL, *src = NULL, *axes = NULL;
     char hash[SHA256_HEX_LEN];
-    size_t i, j;
+    size_t i;
     int ret = QUEUE_ENOMEM;
 
     cells = calloc(st->n_cells, sizeof *cells);
@@ -113,14 +115,8 @@ int studyjob_submit(struct store *s, struct study *st, const char *source, size_
         cells[i].alt_spec = alts[i];
         cells[i].points = tb_sweep_points(&c->core);
         cells[i].tile_points = kind_tile_points(&c->core, o->workers, o->tile_points);
-        cells[i].dup_of = -1;
         /* The CLI's rule: the first earlier cell with the same canonical spec. */
-        for (j = 0; j < i; j++)
-            if (strcmp(keys[j], keys[i]) == 0 &&
-                strcmp(st->cell_canonical[j], st->cell_canonical[i]) == 0) {
-                cells[i].dup_of = (int64_t)j;
-                break;
-            }
+        cells[i].dup_of = (int64_t)study_dup_of(st, i);
     }
     sha256_hex(st->canonical, strlen(st->canonical), hash);
     memset(&sub, 0, sizeof sub);
@@ -195,8 +191,31 @@ out:
     return ok;
 }
 
+/* A cell's saved labels (every replicate, one after another): replicate 0
+ * is the first grid of them, the others are copied out one at a time. */
+struct cell_grid {
+    const uint64_t *bits; /* borrowed */
+    uint64_t *rep;        /* owned by the caller once kind_analyze() is done */
+    uint64_t n;           /* points of a grid */
+};
+
+static const uint64_t *cell_grid_fn(void *user, int r, int *rc)
+{
+    struct cell_grid *g = user;
+
+    if (r == 0)
+        return g->bits;
+    if (!g->rep && !(g->rep = malloc(tb_label_words(g->n) * sizeof *g->rep))) {
+        *rc = KIND_EANALYZE;
+        return NULL;
+    }
+    tb_labels_get(g->rep, g->bits, (uint64_t)r * g->n, g->n);
+    return g->rep;
+}
+
 /* Analyses cell idx from its saved labels (or from those of the cell it
- * duplicates) into *an (flips dropped, as the CLI's rows have none).
+ * duplicates) into *an (kind_analyze(); flips dropped, as the CLI's rows
+ * have none).
  * *cell receives the cell (caller frees). Returns 0, a QUEUE_E* code, or
  * 1 after writing a reason that fails the job. */
 static int analyze_cell(struct store *s, int64_t job_id, int64_t idx, struct study_cell *cell,
@@ -205,8 +224,8 @@ static int analyze_cell(struct store *s, int64_t job_id, int64_t idx, struct stu
     struct codec_limits lim;
     struct codec_errors *errs = NULL;
     struct codec_spec spec;
-    uint64_t *bits = NULL, *rep = NULL, n;
-    int ret, spec_ok = 0, rc, r;
+    uint64_t *bits = NULL, *rep = NULL;
+    int ret, spec_ok = 0, rc;
 
     memset(an, 0, sizeof *an);
     ret = queue_cell_get(s, job_id, idx, cell);
@@ -218,8 +237,7 @@ static int analyze_cell(struct store *s, int64_t job_id, int64_t idx, struct stu
         goto out;
     }
     kind_stored_limits(&lim);
-    if (codec_parse_spec(cell->spec_json, strlen(cell->spec_json), &lim, &spec, errs) !=
-        CODEC_OK) {
+    if (codec_parse_spec(cell->spec_json, strlen(cell->spec_json), &lim, &spec, errs) != CODEC_OK) {
         snprintf(reason, cap, "cell %lld: the stored spec no longer parses", (long long)idx);
         ret = 1;
         goto out;
@@ -240,25 +258,16 @@ static int analyze_cell(struct store *s, int64_t job_id, int64_t idx, struct stu
     ret = queue_cell_labels(s, job_id, idx, bits);
     if (ret != QUEUE_OK)
         goto out;
-    /* Replicate 0 is the first grid of the cell's labels; the others are
-     * copied out one at a time. */
-    n = tb_grid_points(&spec.core);
-    if (spec.core.replicates > 1 && !(rep = malloc(tb_label_words(n) * sizeof *rep)))
-        rc = CODEC_ENOMEM;
-    else
-        rc = codec_analyze(&spec, bits, an);
-    for (r = 1; rc == CODEC_OK && r < tb_replicates(&spec.core); r++) {
-        tb_labels_get(rep, bits, (uint64_t)r * n, n);
-        rc = codec_analyze_replicate(&spec, r, rep, an);
+    {
+        struct cell_grid g = {bits, NULL, tb_grid_points(&spec.core)};
+        rc = kind_analyze(&spec, cell_grid_fn, &g, 0, an);
+        rep = g.rep;
     }
-    if (rc != CODEC_OK) {
+    if (rc != 0) {
         snprintf(reason, cap, "cell %lld: the analysis failed (out of memory)", (long long)idx);
         ret = 1;
         goto out;
     }
-    free(an->flips);
-    an->flips = NULL;
-    an->n_flips = 0;
 out:
     free(bits);
     free(rep);
@@ -286,21 +295,61 @@ static char *summary_from(const char *result, double elapsed_s)
     return text;
 }
 
-/* Encodes and stores the study result once every cell is done. Returns as
- * analyze_cell(). */
+/* finish_study()'s cells for study_analyze(): each cell's row says which
+ * cell it duplicates and whether it was reused; its labels are in s. */
+struct stored_study {
+    struct store *s;
+    const struct job *job;
+    int64_t now;    /* set by stored_elapsed(): the completion's time */
+    double elapsed; /* and the seconds since the job started */
+};
+
+static int stored_cell(void *user, size_t i, int64_t *dup_of, int *reused)
+{
+    struct stored_study *ss = user;
+    struct study_cell cell;
+    int ret = queue_cell_get(ss->s, ss->job->id, (int64_t)i, &cell);
+
+    if (ret != QUEUE_OK)
+        return ret;
+    *dup_of = cell.dup_of;
+    *reused = cell.reused;
+    study_cell_free(&cell);
+    return QUEUE_OK;
+}
+
+static int stored_analyze(void *user, size_t i, struct codec_analysis *an, char *reason, size_t cap)
+{
+    struct stored_study *ss = user;
+    struct study_cell cell;
+    int ret = analyze_cell(ss->s, ss->job->id, (int64_t)i, &cell, an, reason, cap);
+
+    if (ret == QUEUE_OK)
+        study_cell_free(&cell);
+    return ret;
+}
+
+static double stored_elapsed(void *user)
+{
+    struct stored_study *ss = user;
+
+    ss->now = clock_now_ms();
+    ss->elapsed = ss->job->started_ms > 0 ? (double)(ss->now - ss->job->started_ms) / 1000.0 : 0.0;
+    return ss->elapsed;
+}
+
+/* Encodes and stores the study result once every cell is done
+ * (study_analyze(), the CLI's code). Returns as analyze_cell(). */
 static int finish_study(struct store *s, const struct job *job, const struct study_info *info,
                         char *reason, size_t cap, int *finished)
 {
     struct codec_limits lim;
     struct codec_errors *errs = malloc(sizeof *errs);
-    struct codec_analysis *an = NULL;
+    struct stored_study ss = {s, job, 0, 0.0};
+    struct study_source src = {stored_cell, stored_analyze, stored_elapsed, &ss};
     struct study st;
-    struct study_cell cell;
-    int *reused = NULL, ret, st_ok = 0;
-    char *result = NULL, *csv = NULL, *summary = NULL, *copy = NULL;
-    size_t i;
-    int64_t now;
-    double elapsed;
+    int ret, st_ok = 0;
+    char *result = NULL, *csv = NULL, *summary = NULL;
 
     memset(&st, 0, sizeof st);
     if (!errs)
@@ -318,55 +367,24 @@ static int finish_study(struct store *s, const struct job *job, const struct stu
         ret = 1;
         goto out;
     }
-    an = calloc(st.n_cells, sizeof *an);
-    reused = calloc(st.n_cells, sizeof *reused);
-    copy = calloc(st.n_cells, 1); /* 1: an[i] shares a duplicate's arrays */
-    if (!an || !reused || !copy) {
-        ret = QUEUE_ENOMEM;
+    ret = study_analyze(&st, &src, &result, &csv, reason, cap);
+    if (ret != QUEUE_OK)
         goto out;
-    }
-    for (i = 0; i < st.n_cells; i++) {
-        ret = queue_cell_get(s, job->id, (int64_t)i, &cell);
-        if (ret != QUEUE_OK)
-            goto out;
-        reused[i] = cell.reused;
-        if (cell.dup_of >= 0 && (size_t)cell.dup_of < i) {
-            an[i] = an[cell.dup_of]; /* shares its arrays: freed once, below */
-            copy[i] = 1;
-            study_cell_free(&cell);
-            continue;
-        }
-        study_cell_free(&cell);
-        ret = analyze_cell(s, job->id, (int64_t)i, &cell, &an[i], reason, cap);
-        if (ret != QUEUE_OK)
-            goto out;
-        study_cell_free(&cell);
-    }
-    now = clock_now_ms();
-    elapsed = job->started_ms > 0 ? (double)(now - job->started_ms) / 1000.0 : 0.0;
-    result = study_result_encode(&st, an, reused, elapsed);
-    csv = result ? study_csv(&st, an, reused) : NULL;
-    summary = csv ? summary_from(result, elapsed) : NULL;
-    if (!result || !csv || !summary) {
+    summary = summary_from(result, ss.elapsed);
+    if (!summary) {
         snprintf(reason, cap, "out of memory while encoding the study result");
         ret = 1;
         goto out;
     }
     ret = queue_study_put_csv(s, job->id, csv);
     if (ret == QUEUE_OK)
-        ret = queue_complete(s, job->id, result, summary, now);
+        ret = queue_complete(s, job->id, result, summary, ss.now);
     if (ret == QUEUE_OK)
         *finished = 1;
 out:
-    for (i = 0; an && copy && i < st.n_cells; i++)
-        if (!copy[i])
-            codec_analysis_free(&an[i]);
-    free(copy);
     free(result);
     free(csv);
     free(summary);
-    free(an);
-    free(reused);
     free(errs);
     if (st_ok)
         study_free(&st);
