@@ -1,13 +1,16 @@
 /*
  * cli.c - `trainbound run` and `trainbound validate`: read a spec file (or
- * stdin), parse it with codec.c, run the sweep on the libuv thread pool,
- * print the result.
+ * stdin), parse it as its kind (kind.h kind_parse_body()), run it with the
+ * kind's run_local() on the libuv thread pool, print the result. The kind
+ * plans the grids and analyses them; this file only computes the points of
+ * each grid it is handed, tile by tile, with the kind's tile function, and
+ * draws the progress. No queue and no store.
  *
  * Owns: cli_run_main(), cli_validate_main(), cli_usage().
  * Threads: everything here runs on the main thread, which runs a private
  * libuv loop for the sweep, except tile_work() and tile_progress(), which
  * run on libuv pool threads. A pool thread touches only its own struct tile,
- * the read-only spec, three atomics of the sweep (the cancel flag, the
+ * the kind's read-only tile data, three atomics of the sweep (the cancel flag, the
  * progress counter and the next tile to claim) and the label words of the
  * tiles it claimed; the main thread reads the labels once every worker is
  * back (libuv orders tile_done() after tile_work()).

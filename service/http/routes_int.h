@@ -15,9 +15,13 @@
  *   routes_ops.c       /healthz, /livez, /readyz, /metrics, .../events
  *   routes_web.c       the embedded files: /, /web/..., /openapi.yaml|json
  *
+ * Which views a job has is its kind's (kind.h): the routes never ask
+ * whether a job is a study.
+ *
  * Threads: loop thread only (inside MHD_run()), except the reader tasks
- * of routes_boundary.c and routes_cells.c, whose work runs on the reader
- * thread (reader.h) with its own store and answers back on the loop.
+ * of routes_boundary.c and routes_cells.c (route_task_run()), whose build
+ * runs on the reader thread (reader.h) with its own store and answers
+ * back on the loop.
  */
 #ifndef TB_ROUTES_INT_H
 #define TB_ROUTES_INT_H

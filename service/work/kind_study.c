@@ -1,9 +1,14 @@
 /*
  * kind_study.c - the `study` job kind (kind.h): a base spec and a `vary`
  * block over one or two parameters (study.h), one cell per combination,
- * each cell's grid cut into tiles of the same job (studyjob.h).
+ * each cell's grid cut into tiles of the same job (studyjob.h); its views
+ * (the job resource's cell progress, /cells as a JSON page, the CSV table
+ * or the PNG heat map of D); and `trainbound run` of a study, every cell
+ * on the CLI's threads, analysed by the server's code (study_analyze()).
  *
- * Threads: as kind.h (the loop thread in the server).
+ * Threads: as kind.h (parse/submit/views on the loop thread in the
+ * server, the heat map on the reader thread, tiles and steps on a pool
+ * thread; run_local() on the CLI's main thread).
  */
 #include <math.h>
 #include <stdio.h>

@@ -1,11 +1,14 @@
 /*
  * kind_sweep.c - the `sweep` job kind (kind.h): one spec (codec.h), its
  * learning-rate grid once per replicate, cut into tiles of the queue; the
- * tile runner every sweep-like kind shares; the analysis that turns a
- * finished sweep's labels into its result document and summary.
+ * grid behind its views (/dimension, /boundary); `trainbound run` of a
+ * sweep on the CLI's threads. Also what every sweep-like kind shares
+ * (kind_int.h): the parse wrapper, the tile runners, and kind_analyze(),
+ * the one analysis of a grid's replicates that turns a finished sweep's
+ * labels (from the store or the CLI's runner) into its result document.
  *
- * Threads: as kind.h (parse/submit/view on the loop thread, the tile and
- * the analysis on a pool thread).
+ * Threads: as kind.h (parse/submit/views on the loop thread, the tile and
+ * the analysis on a pool thread, run_local() on the CLI's main thread).
  */
 #include <limits.h>
 #include <math.h>

@@ -8,7 +8,9 @@
  *
  * The first vary member is the row axis, the second the column axis. Each
  * cell is the base spec with the cell's values written in, validated by the
- * codec with the same limits as a sweep. Shared by the CLI and the server.
+ * codec with the same limits as a sweep. Shared by the CLI and the server,
+ * and so is the analysis of a whole study (study_analyze()): the CLI hands
+ * it cells computed on its threads, the server cells from the store.
  *
  * Threads: reentrant; any thread. Errors: CODEC_* codes from codec.h.
  * Ownership: a struct study owns everything it points to (study_free()).

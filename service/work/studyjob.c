@@ -1,5 +1,7 @@
 /*
  * studyjob.c - studies in the server (studyjob.h): submit and analysis.
+ * The analysis is the CLI's: each cell through kind_analyze(), the study
+ * through study_analyze() (study.h), from the labels in the store.
  *
  * Owns: nothing beyond a call. studyjob_submit() runs on the loop thread;
  * studyjob_step() on a pool thread (pool.c's analysis task), with that

@@ -2,7 +2,8 @@
  * studyjob.h - studies in the server (issue 4): turning a parsed study
  * into a queued job (queue_study.h), and the analysis steps that turn its
  * saved tiles into cell rows and, once every cell is done, into the study
- * result that `trainbound run` prints for the same spec.
+ * result that `trainbound run` prints for the same spec (the same code:
+ * study_analyze(), study.h).
  *
  * Threads: studyjob_submit() runs on the loop thread (its store);
  * studyjob_step() on a pool thread with that thread's own store (it is
@@ -20,11 +21,11 @@
 #include "study.h"
 
 struct studyjob_submit_opts {
-    int workers;              /* pool threads, for kind_tile_points() */
-    uint64_t tile_points;     /* fixed tile size (a multiple of 64), 0 = automatic */
-    const char *idem_key;     /* Idempotency-Key, or NULL */
-    int64_t max_queued;       /* as queue_submit */
-    int reuse;                /* 1: take cells already in the store */
+    int workers;          /* pool threads, for kind_tile_points() */
+    uint64_t tile_points; /* fixed tile size (a multiple of 64), 0 = automatic */
+    const char *idem_key; /* Idempotency-Key, or NULL */
+    int64_t max_queued;   /* as queue_submit */
+    int reuse;            /* 1: take cells already in the store */
 };
 
 /*
