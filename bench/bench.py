@@ -19,6 +19,7 @@ ceiling on multi-core scaling (bench/fpscale.c), and the targets:
     <= 0.9 ns per lane-step per core, additive, on AVX2
     >= 1.8x from 1 to 2 threads at levels 16 and 20
     server within 1.05x of the CLI
+    momentum and Nesterov within 1.3x of plain GD per lane-step (issue 16)
 
 each computed from this run's own figures and marked PASS or FAIL. Each
 row runs twice: as users get it (proofs on: core/fast.c ends a run early
@@ -307,6 +308,34 @@ def main():
         print("(numpy peer skipped above levels %d: it would take about 16x the levels-20 time)"
               % a.peer_max_levels + tag)
 
+    # optimisers on the fast path (issue 16): ns per lane-step against plain
+    # GD in the same run, proofs off so that GD runs every lane to its end
+    # as the others do; interleaved, least of --repeat
+    print()
+    print("%-7s %-15s %-10s %9s %12s %10s %8s  %s" % ("isa", "family", "optimizer", "kernel_s",
+                                                      "kernel_ls", "ns/ls/core", "vs_gd", "cpu"))
+    opt_ratio = {}
+    opts = (("gd", {"name": "gd"}), ("momentum", {"name": "momentum", "beta": 0.5}),
+            ("nesterov", {"name": "nesterov", "beta": 0.5}))
+    for isa in isas:
+        for fam in FAMILIES:
+            runs = {name: [] for name, _ in opts}
+            for _ in range(a.repeat):
+                for name, o in opts:
+                    runs[name].append(run_tb(a.binary, dict(spec_for(fam, 20), optimizer=o), ncpu,
+                                             tmp, isa, proofs=False))
+            ns = {}
+            for name, _ in opts:
+                r = min(runs[name], key=lambda r: r["stats"]["sweep_s"])
+                if r["result"]["engine"]["precision"] != "fast":
+                    sys.exit("bench: %s did not run on the fast path" % name)
+                ns[name] = r["stats"]["sweep_s"] * ncpu / r["stats"]["lane_steps"] * 1e9
+                print("%-7s %-15s %-10s %9s %12d %10.3f %7.2fx  %s" % (
+                    isa, fam, name, fmt_s(r["stats"]["sweep_s"]), r["stats"]["lane_steps"],
+                    ns[name], ns[name] / ns["gd"], cpu))
+                opt_ratio[(isa, fam, name)] = ns[name] / ns["gd"]
+            sys.stdout.flush()
+
     # RSS at levels 28: memory does not depend on the steps, so 10 steps.
     big = run_tb(a.binary, spec_for("additive", 28, steps=10), ncpu, tmp)
     print()
@@ -418,6 +447,14 @@ def main():
             print("%-7s %-58s %9.3fx %10s  %s" % (
                 isa, "%s levels 20, proofs on (info): server / CLI" % fam,
                 server_ratio[(isa, fam, True)], "-", cpu))
+    for isa in isas:
+        for fam in FAMILIES:
+            for name in ("momentum", "nesterov"):
+                v = opt_ratio[(isa, fam, name)]
+                verdict_line(isa, "%s levels 20: %s ns/lane-step <= 1.3x GD's" % (fam, name), v,
+                             v <= 1.3, "x")
+    print("%-7s %-58s %10s %10s  %s" % (best, "adam ns/lane-step <= 2x GD's", "no kernel", "FAIL",
+                                        cpu))
     print("%-7s %-58s %10s %10s  %s" % (best, "study cells default to the fast path (CLI)", verdict,
                                         "PASS" if verdict == "fast" else "FAIL", cpu))
     print("%-7s %-58s %10s %10s  %s" % (best, "study cells default to the fast path (server)",
