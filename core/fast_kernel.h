@@ -593,6 +593,7 @@ FK_AI int FK_NAME(loop_1d_mom)(const struct fast_args *a, uint64_t *out, struct 
                                const enum tb_family fam, const int nest, const int nu)
 {
     FK_VD x[FK_UMAX], s[FK_UMAX], sn[FK_UMAX], g[FK_UMAX], dl[FK_UMAX], v[FK_UMAX];
+    FK_VD p[FK_UMAX]; /* the gradient's point: x, or x + beta v (Nesterov) */
     const double k = a->phase_scale, eps = a->eps, c1 = a->grad_scale, beta = a->beta;
     const double eps2 = 2.0 * eps, kpi = k * FAST_ONE_OVER_PI;
     const double xr = sqrt(a->lean_xc) * (1.0 - 0x1p-40);
@@ -612,18 +613,20 @@ FK_AI int FK_NAME(loop_1d_mom)(const struct fast_args *a, uint64_t *out, struct 
             dl[u][i] = busy ? (double)a->steps : INFINITY;
         }
         x[u] = (FK_VD){0} + a->x0;
+        p[u] = x[u];
         v[u] = (FK_VD){0};
         sn[u] = (FK_VD){0} + a->sn0;
     }
     next_dl = FK_NAME(min_dl)(nu, dl);
 
     while (b->active > 0) {
-        FK_VD p[FK_UMAX], cs[FK_UMAX], itv;
+        FK_VD cs[FK_UMAX], itv;
         FK_VL stop[FK_UMAX], any = (FK_VL){0};
 
         it += 1.0;
         itv = (FK_VD){0} + it;
-        FK_EACH(u) p[u] = nest ? x[u] + beta * v[u] : x[u];
+        if (!nest)
+            FK_EACH(u) p[u] = x[u];
         if (fam == TB_ADDITIVE)
             FK_EACH(u) v[u] = beta * v[u] + (g[u] * p[u] + s[u] * sn[u]);
         else if (fam == TB_MULTIPLICATIVE)
@@ -669,6 +672,7 @@ FK_AI int FK_NAME(loop_1d_mom)(const struct fast_args *a, uint64_t *out, struct 
                     g[u] = w.g;
                     dl[u] = w.dl;
                     v[u] = w.v;
+                    p[u] = nest ? x[u] + beta * v[u] : x[u]; /* refills start at x0 */
                 }
             }
             next_dl = FK_NAME(min_dl)(nu, dl);
