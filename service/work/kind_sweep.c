@@ -451,8 +451,9 @@ static int sweep_run_local(struct kind_spec *k, const struct kind_local *env,
              "{\"points\":%llu,\"lane_steps\":%llu,\"threads\":%d,\"precision\":\"%s\","
              "\"isa\":\"%s\",\"sweep_s\":%.6f,\"elapsed_s\":%.6f}",
              (unsigned long long)tb_sweep_points(&spec->core), (unsigned long long)g.lane_steps,
-             env->threads, spec->core.precision == TB_PRECISION_FAST ? "fast" : "reference",
-             spec->core.precision == TB_PRECISION_FAST ? tb_fast_isa(spec->core.isa_cap) : "libm",
+             env->threads, tb_engine_precision(&spec->core) == TB_PRECISION_FAST ? "fast" : "reference",
+             tb_engine_precision(&spec->core) == TB_PRECISION_FAST ? tb_fast_isa(spec->core.isa_cap)
+                                                                     : "libm",
              t1 - t0, elapsed);
 out:
     codec_analysis_free(&an);
