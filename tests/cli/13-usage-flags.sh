@@ -4,7 +4,8 @@
 # are in their `--help` and in the run lines of `trainbound --help`, with a
 # description there; the top-level options (service/main.c) are in
 # `trainbound --help`; every flag of `serve` (the option table of
-# service/config.c) is in `serve --help` and in the README's flag table.
+# service/config.c) is in `serve --help` (or `worker --help`) and in the
+# README's flag table.
 set -eu
 cd "$TB_TMP"
 src=$TB_ROOT/service
@@ -50,9 +51,12 @@ done
 serve_flags=$(sed -n '/^static const struct opt opts\[\]/,/^};/p' "$src/config.c" |
     grep -o '^ *{"[a-z][a-z0-9-]*", "TRAINBOUND_' | sed 's/^ *{"\([^"]*\)".*/--\1/')
 [ "$(echo "$serve_flags" | wc -l)" -ge 20 ] || fail "too few serve flags found: $serve_flags"
+# A flag of `trainbound worker` alone (the same table) is in worker --help.
 "$TB_BIN" serve --help > serve
+"$TB_BIN" worker --help > worker
 for f in $serve_flags; do
-    grep -q -e "^  $f " serve || fail "trainbound serve --help lacks $f"
+    grep -q -e "^  $f " serve || grep -q -e "^  $f " worker ||
+        fail "neither trainbound serve --help nor worker --help lists $f"
     grep -q -e "| \`$f[ \`]" "$TB_ROOT/README.md" || fail "README's serve flag table lacks $f"
 done
 echo ok
