@@ -716,6 +716,8 @@
       ['critical θc', r.roughness && (r.roughness.critical === null ? 'none (multiplicative)' : fmt(r.roughness.critical, 4))],
       ['convex', r.roughness && (r.roughness.convex ? 'yes' : 'no')],
       ['engine', r.engine && (r.engine.precision + ' (' + r.engine.isa + ')')],
+      ['optimizer', r.spec && r.spec.optimizer && Object.entries(r.spec.optimizer)
+        .map(([k, v]) => k === 'name' ? v : k + ' ' + v).join(', ')],
       ['fit warnings', r.dimension && r.dimension.warnings && (r.dimension.warnings.join('; ') || 'none')],
       ['replicates', r.dimension && (multi(r.dimension.spread)
         ? r.dimension.spread.n + ' (D from ' + fmt(r.dimension.spread.min, 5) + ' to ' +
@@ -835,7 +837,7 @@
     clearErrors();
     const spec = JSON.parse(JSON.stringify(base));
     for (const el of fields()) setPath(spec, el.name, value(el));
-    for (const k of ['model', 'divergence', 'lr', 'fit'])
+    for (const k of ['model', 'divergence', 'lr', 'fit', 'optimizer'])
       if (spec[k] && Object.keys(spec[k]).length === 0) delete spec[k];
     const key = (crypto.randomUUID && crypto.randomUUID()) || String(Math.random()).slice(2);
     const r = await fetchJSON('/v1/jobs', {

@@ -249,6 +249,30 @@ run(shots, async (browser) => {
     assert((await page.getAttribute('#reps', 'data-errorbars')) === '4', 'replicate chart after the refit');
     log('refit with replicates: ' + refitTxt);
 
+    // An optimizer through the form: beta = 1 is refused at its field; 0.5
+    // runs heavy ball on the fast path, and the facts name the rule.
+    await page.fill('[name="replicates"]', '');
+    await page.selectOption('[name="optimizer.name"]', 'momentum');
+    await page.fill('[name="optimizer.beta"]', '1');
+    allow422 = true;
+    await page.click('#submit-btn');
+    await page.waitForSelector('.field-error[data-for="/optimizer/beta"]');
+    allow422 = false;
+    await page.fill('[name="optimizer.beta"]', '0.5');
+    await page.fill('[name="name"]', 'browser test: momentum');
+    await page.click('#submit-btn');
+    await page.waitForFunction((old) => window.trainbound.selected && window.trainbound.selected !== old, rid);
+    const mid = await page.evaluate(() => window.trainbound.selected);
+    const mjob = await finished(mid);
+    assert(mjob.spec.optimizer.name === 'momentum' && mjob.spec.optimizer.beta === 0.5,
+      'spec optimizer ' + JSON.stringify(mjob.spec.optimizer));
+    const mres = await api('/v1/jobs/' + mid + '/result');
+    assert(mres.engine.precision === 'fast', 'momentum engine ' + JSON.stringify(mres.engine));
+    await page.waitForFunction(() => /momentum, beta 0\.5/.test(document.querySelector('#facts').textContent), null, { timeout: 30000 });
+    await page.selectOption('[name="optimizer.name"]', '');
+    await page.fill('[name="optimizer.beta"]', '');
+    log('momentum through the form: engine ' + mres.engine.precision + ' (' + mres.engine.isa + ')');
+
     // Studies with 3 replicates: one whisker per cell with spread.n > 1,
     // and the cell table's mean ± std equal to the API's.
     const studies = [
