@@ -93,7 +93,8 @@ struct fast_args {
     double lean_xd;     /* over this: f surely passes the threshold */
     enum tb_opt_kind opt; /* GD, or (lean 1-D only) momentum / Nesterov */
     double beta;
-    int proofs;         /* 1: lean runs may end early on a proof (fast_proved_bounded) */
+    int proofs;         /* 1: runs may end early on a proof (fast_proved_bounded) */
+    double proof_r;     /* additive, quadratic: the largest invariant radius that is bounded */
     int n_radii;        /* multiplicative proofs: the ladder of fast_radius_setup() */
     double radius[FAST_RADII], rad_a[FAST_RADII], rad_b[FAST_RADII];
     int steps;
@@ -126,19 +127,22 @@ static inline double fast_lr(const struct fast_args *a, uint64_t j)
 #endif
 
 /*
- * Proofs: a lean run whose verdict is already certain ends early, with the
- * label it would have reached after all T steps. Both are exact, not
+ * Proofs: a run whose verdict is already certain ends early, with the
+ * label it would have reached after all T steps (1-D runs of plain GD:
+ * lean ones of every family, and additive and quadratic ones under every
+ * criterion). Both are exact, not
  * approximations: a proof holds for the rounded arithmetic of the loops in
  * fast_kernel.h, with margins far above its rounding.
  *
  * Additive and quadratic: the lean update is x' = g x + b sin(.), with
  * g = 1 - 2s and b = s * 2 pi eps / lam (0 for the quadratic), and
  * |sin| <= 1. If q = |g| < 1, every |x| <= R = max(|x0|, |b| / (1 - q)) maps
- * into |x'| <= q R + |b| <= R. So when R <= xr (the loop's own bound under
- * which f cannot pass the threshold), the run stays bounded for all T
- * steps: it is decided before its first step. On [L]'s grid [0, 1.5] that
- * is every rate below about 0.9994, two thirds of the grid and almost all
- * of the bounded (full-length) runs.
+ * into |x'| <= q R + |b| <= R. So when R <= xr (the lean loop's own bound
+ * under which f cannot pass the threshold; for the other criteria, R^2 +
+ * |eps| under the threshold, or under threshold / T for the loss sum), the
+ * run stays bounded for all T steps: it is decided before its first step. On [L]'s grid [0, 1.5]
+ * that is every rate below about 0.9994, two thirds of the grid and almost all of the bounded
+ * (full-length) runs.
  *
  * Multiplicative: x' = x h(x), h = 1 - s G + s c1 x sin(k x), with
  * G = 2 (1 + eps cos(k x)), k = 2 pi / lam, c1 = k eps. On |x| <= r with
@@ -163,7 +167,7 @@ static int fast_proved_bounded(const struct fast_args *a, double s)
     if (!(q < FAST_PROOF_ROOM))
         return 0;
     R = fmax(fabs(a->x0), b / (1.0 - q));
-    return R <= sqrt(a->lean_xc) * FAST_PROOF_ROOM;
+    return R <= a->proof_r;
 }
 
 /* The multiplicative lean run's proof radius at rate s (see above), or 0:
@@ -297,7 +301,19 @@ static void fast_lean_setup(struct fast_args *a)
     } else {
         a->lean_xc = a->lean_xd = M; /* f = x^2 exactly */
     }
-    a->proofs = a->lean && a->opt == TB_OPT_GD && fast_env_proofs();
+    a->proofs = a->opt == TB_OPT_GD && fast_env_proofs() && isfinite(M) && M > 0.0;
+    if (a->lean) {
+        a->proof_r = sqrt(a->lean_xc) * FAST_PROOF_ROOM;
+    } else if (a->family != TB_MULTIPLICATIVE) {
+        /* the other criteria: |x| <= R keeps f <= R^2 + |eps| at every step,
+         * so the loss sum under T (R^2 + |eps|) */
+        const double cap =
+            (a->criterion == TB_LOSS_SUM ? M / (double)a->steps : M) * FAST_PROOF_ROOM - ae;
+        a->proof_r = cap > 0.0 ? sqrt(cap) * FAST_PROOF_ROOM : 0.0;
+        a->proofs = a->proofs && cap > 0.0;
+    } else {
+        a->proofs = 0; /* the contraction radius is the lean loop's */
+    }
 }
 
 /* TRAINBOUND_ISA=avx512|avx2|sse2 caps the fast path for the whole

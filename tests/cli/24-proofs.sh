@@ -1,8 +1,8 @@
 #!/bin/sh
 # 24-proofs.sh - the fast path's proofs (core/fast.c) end runs early but
-# never change a label: for 40 random 1-D specs of every family (amplitude,
-# wavelength, start, steps, threshold and rate range drawn from a fixed
-# seed), on every ISA this CPU has, the labels with proofs are those of
+# never change a label: for 40 random 1-D specs of every family and
+# criterion (amplitude, wavelength, start, steps, threshold, NaN policy and
+# rate range drawn from a fixed seed), on every ISA this CPU has, the labels with proofs are those of
 # the same run with TRAINBOUND_PROOFS=off, bit for bit, and never take more
 # lane-steps; on [L]'s additive case they save most of them.
 set -eu
@@ -41,7 +41,9 @@ for i in range(40):
     lo = rng.uniform(-0.5, 1.0)
     spec = {"model": model, "x0": rng.choice([1.0, 0.01, 5.0, -3.0, rng.uniform(-10, 10)]),
             "steps": rng.choice([50, 1000, 3000]),
-            "divergence": {"criterion": "max_loss", "threshold": 10 ** rng.uniform(1, 12)},
+            "divergence": {"criterion": ("max_loss", "max_loss", "loss_sum", "final_loss")[i % 4],
+                           "threshold": 10 ** rng.uniform(1, 12),
+                           "nan": ("divergent", "bounded")[(i // 4) % 2]},
             "lr": {"min": lo, "max": lo + rng.uniform(0.1, 2.5), "levels": 12}}
     isa = isas[i % len(isas)]
     on, off = run(spec, isa, True, "on"), run(spec, isa, False, "off")

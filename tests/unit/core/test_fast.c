@@ -280,8 +280,8 @@ START_TEST(lane_steps_match_reference_when_regular)
 END_TEST
 
 /* The cases of proofs_keep_labels: the paper's two, other amplitudes,
- * signs, wavelengths, starts and thresholds, and grids reaching negative
- * rates and rates past 2. */
+ * signs, wavelengths, starts and thresholds, every criterion, and grids
+ * reaching negative rates and rates past 2. */
 static int proof_cases(struct tb_spec *c)
 {
     int n = 0, k;
@@ -304,6 +304,18 @@ static int proof_cases(struct tb_spec *c)
     c[n] = tbt_spec_multiplicative(0.9, 1.3, 12);
     c[n++].x0_scalar = -2.0;
     c[n++] = tbt_spec_quadratic(1.0, 1e8, 1000, 12);
+    c[n] = tbt_spec_additive(0.2, 0.1, 12); /* [L]'s GPU criterion, x0 = 5 */
+    c[n].x0_scalar = 5.0;
+    c[n].criterion = TB_LOSS_SUM;
+    c[n++].threshold = 1e16;
+    c[n] = tbt_spec_additive(0.3, 0.2, 12);
+    c[n].criterion = TB_LOSS_SUM;
+    c[n++].threshold = 2e3; /* tight: the sum bound decides */
+    c[n] = tbt_spec_additive(0.1, 0.05, 12);
+    c[n].criterion = TB_FINAL_LOSS;
+    c[n].nan_policy = TB_NAN_BOUNDED;
+    c[n].axes[0].max = 2.2;
+    c[n++].threshold = 50.0;
     c[n] = tbt_spec_quadratic(7.0, 60.0, 300, 11);
     c[n].axes[0].min = -1.0;
     c[n++].axes[0].max = 3.0;
