@@ -144,6 +144,13 @@ static void boundary_build_task(struct route_task *t, struct store *s)
     bt->status = boundary_build(s, &bt->w);
 }
 
+static const struct route_task_ops boundary_ops = {
+    .doing = "loading the labels",
+    .build = boundary_build_task,
+    .answer = boundary_answer,
+    .free = boundary_task_drop,
+};
+
 /*
  * GET /v1/jobs/{id}/boundary (and boundary.png). The request, the job and
  * its ETag (304) are checked here; loading every label and encoding them
@@ -208,10 +215,7 @@ void get_boundary(struct app *app, const struct http_request *req, struct http_r
     }
     bt = xcalloc(1, sizeof *bt);
     bt->rt.app = app;
-    bt->rt.doing = "loading the labels";
-    bt->rt.build = boundary_build_task;
-    bt->rt.answer = boundary_answer;
-    bt->rt.free = boundary_task_drop;
+    bt->rt.ops = &boundary_ops;
     bt->w.job_id = id;
     job_free(&job);
     bt->w.spec = spec.core;

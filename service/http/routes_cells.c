@@ -75,6 +75,13 @@ static void heatmap_answer(struct route_task *t, const struct http_request *req,
     heatmap_free(t);
 }
 
+static const struct route_task_ops heatmap_ops = {
+    .doing = "reading the result",
+    .build = heatmap_build,
+    .answer = heatmap_answer,
+    .free = heatmap_free,
+};
+
 /* GET /v1/jobs/{id}/cells?offset=&limit=&format=json|csv|png: the study's
  * cells in index order, each with its status; a done cell's item is its
  * row as in the result. format=csv: the table (text/csv) once succeeded;
@@ -136,10 +143,7 @@ void get_cells(struct app *app, const struct http_request *req, struct http_resp
         /* Parsing a big study's result takes long: on the reader thread. */
         ht = xcalloc(1, sizeof *ht);
         ht->rt.app = app;
-        ht->rt.doing = "reading the result";
-        ht->rt.build = heatmap_build;
-        ht->rt.answer = heatmap_answer;
-        ht->rt.free = heatmap_free;
+        ht->rt.ops = &heatmap_ops;
         ht->kind = kind;
         ht->job = job; /* the task's now */
         snprintf(ht->etag, sizeof ht->etag, "%s", etag);

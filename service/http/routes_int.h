@@ -114,14 +114,11 @@ void csv_answer(struct http_response *resp, const char *etag, char *csv);
 
 /* ---- answers from the reader thread (routes_util.c) --------------------- */
 
-/* A request whose answer is built from the store off the loop: the first
- * member of the task of routes_boundary.c and routes_cells.c. The caller
- * sets app, doing and the three functions; route_task_run() the rest. */
-struct route_task {
-    struct reader_task task; /* first member: the reader hands it back */
-    struct app *app;
-    struct http_deferred *deferred; /* NULL when run on the loop thread */
-    const char *doing;              /* what the reader's store was for, when it failed */
+struct route_task;
+
+/* What one kind of route task does (a constant table per route). */
+struct route_task_ops {
+    const char *doing; /* what the reader's store was for, when it failed */
     /* Reads and encodes the answer with s (the reader's, or the loop's). */
     void (*build)(struct route_task *t, struct store *s);
     /* Fills resp from what build() left, and frees t (or hands it on). */
@@ -129,6 +126,16 @@ struct route_task {
                    struct http_response *resp);
     /* Frees t unanswered (the reader dropped it, or its store failed). */
     void (*free)(struct route_task *t);
+};
+
+/* A request whose answer is built from the store off the loop: the first
+ * member of the task of routes_boundary.c and routes_cells.c. The caller
+ * sets app and ops; route_task_run() the rest. */
+struct route_task {
+    struct reader_task task; /* first member: the reader hands it back */
+    struct app *app;
+    const struct route_task_ops *ops;
+    struct http_deferred *deferred; /* NULL when run on the loop thread */
 };
 
 /* Builds t (taken) on the reader thread while the request waits deferred

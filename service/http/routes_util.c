@@ -293,7 +293,7 @@ static void route_task_work(struct reader_task *rt, struct store *s)
 {
     struct route_task *t = (struct route_task *)rt;
 
-    t->build(t, s);
+    t->ops->build(t, s);
 }
 
 /* Back on the loop thread, the task ran or was dropped (rc, reader.h):
@@ -307,13 +307,13 @@ static void route_task_done(struct reader_task *rt, int rc)
     struct http_response *resp = http_deferred_response(d);
 
     if (rc == 0) {
-        t->answer(t, req, resp);
+        t->ops->answer(t, req, resp);
     } else {
         if (rc == READER_ECANCELED)
             problem(resp, req, PROBLEM_NOT_READY, "the server is shutting down");
         else /* the reader's store could not be opened */
-            queue_problem(resp, req, rc, t->doing);
-        t->free(t);
+            queue_problem(resp, req, rc, t->ops->doing);
+        t->ops->free(t);
     }
     add_cors(app, req, resp); /* on_handle_cors() left it to the answer */
     http_deferred_resume(d);
@@ -330,6 +330,6 @@ void route_task_run(struct route_task *t, const struct http_request *req,
             return;         /* route_task_done() answers */
         t->deferred = NULL; /* the reader is closing: answer here */
     }
-    t->build(t, t->app->store);
-    t->answer(t, req, resp);
+    t->ops->build(t, t->app->store);
+    t->ops->answer(t, req, resp);
 }

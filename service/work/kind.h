@@ -70,9 +70,10 @@ struct kind_body {
     size_t len;
 };
 
-/* Computes the labels of points [first, first + n) of a grid into labels
- * (tb_label_words(n) words, bit 0 = point first); begin is a multiple of
- * 64 and count a multiple of 64 but at the end. As tb_sweep_tile(). */
+/* Computes the labels of points [begin, begin + count) into labels
+ * (tb_label_words(count) words, bit 0 = point begin), begin a multiple of
+ * 64; cancel, progress and stats as tb_sweep_tile(). user is the kind's
+ * (read-only, shared by every thread). */
 typedef int kind_tile_fn(void *user, uint64_t begin, uint64_t count, uint64_t *labels,
                          const atomic_int *cancel, tb_progress_fn progress, void *progress_user,
                          struct tb_tile_stats *stats);

@@ -5,8 +5,9 @@
  * value that makes a cell invalid, the cost over all cells), numpy's
  * linspace and logspace semantics, the order of the cells (product: the
  * first axis is the row; zip), study_cell_value(), the canonical study and
- * its stability, and the study table as JSON and CSV built from analyses of
- * small real sweeps. Single-threaded; Check forks each test.
+ * its stability, the study table as JSON and CSV built from analyses of
+ * small real sweeps, and study_analyze() over a source (duplicates
+ * analysed once, a failing cell). Single-threaded; Check forks each test.
  */
 #include <math.h>
 #include <stdio.h>
@@ -689,10 +690,11 @@ START_TEST(test_csv)
     int reused[5] = {0, 1, 0, 0, 0};
     char *csv = study_csv(&st, an, reused), *line, *save = NULL, field[64];
     char num[JSONFMT_NUMBER_MAX];
-    const char *header = "index,model.amplitude,theta,critical,convex,D,stderr,r2,fractal,"
-                         "levels_used,transitions,divergent_fraction,reused,replicates,D_mean,D_std,"
-                         "D_min,D_max,B0,B1,B2,B3,B4,B5,"
-                         "B6,B7,B8,B9,B10,B11,B12";
+    const char *header =
+        "index,model.amplitude,theta,critical,convex,D,stderr,r2,fractal,"
+        "levels_used,transitions,divergent_fraction,reused,replicates,D_mean,D_std,"
+        "D_min,D_max,B0,B1,B2,B3,B4,B5,"
+        "B6,B7,B8,B9,B10,B11,B12";
     size_t lines = 0, i;
 
     ck_assert_ptr_nonnull(csv);
@@ -730,6 +732,99 @@ START_TEST(test_csv)
 }
 END_TEST
 
+/* study_analyze()'s source for the tests: analyses cells with real sweeps,
+ * takes duplicates by study_dup_of(), and counts what it was asked. */
+struct fake_source {
+    const struct study *st;
+    int analyzed[8];
+    int fail_at; /* -1: none; else analyze() of that cell fails with 1 */
+    int asked_elapsed;
+};
+
+static int fake_cell(void *user, size_t i, int64_t *dup_of, int *reused)
+{
+    struct fake_source *f = user;
+
+    *dup_of = (int64_t)study_dup_of(f->st, i);
+    *reused = *dup_of >= 0;
+    return 0;
+}
+
+static int fake_analyze(void *user, size_t i, struct codec_analysis *an, char *reason, size_t cap)
+{
+    struct fake_source *f = user;
+    const struct tb_spec *c = &f->st->cells[i].core;
+    uint64_t n = tb_grid_points(c), *labels;
+
+    f->analyzed[i]++;
+    if ((int)i == f->fail_at) {
+        snprintf(reason, cap, "cell %zu failed", i);
+        return 1;
+    }
+    labels = calloc(tb_label_words(n), sizeof *labels);
+    ck_assert_ptr_nonnull(labels);
+    ck_assert_int_eq(tb_sweep_tile(c, 0, n, labels, NULL, NULL, NULL, NULL), TB_OK);
+    ck_assert_int_eq(codec_analyze(&f->st->cells[i], labels, an), CODEC_OK);
+    free(labels);
+    return 0;
+}
+
+static double fake_elapsed(void *user)
+{
+    ((struct fake_source *)user)->asked_elapsed++;
+    return 2.5;
+}
+
+/* The CLI's and the server's study analysis: a duplicate is analysed once
+ * and shares its original's row (reused), the result and the table are
+ * what study_result_encode() and study_csv() make of the same analyses,
+ * and a failing cell stops it with the source's reason. */
+START_TEST(test_analyze)
+{
+    struct study st = parse_ok(MUL ",\"lr\":{\"levels\":8},\"precision\":\"fast\","
+                                   "\"vary\":{\"model.amplitude\":[0.2, 0.1, 0.2, 0.1, 0.05]}}");
+    struct fake_source f = {&st, {0}, -1, 0};
+    struct study_source src = {fake_cell, fake_analyze, fake_elapsed, &f};
+    struct codec_analysis *an;
+    int reused[5] = {0, 0, 1, 1, 0};
+    char *result, *csv, *want, reason[64];
+    json_t *j;
+
+    ck_assert_int_eq((int)study_dup_of(&st, 0), -1);
+    ck_assert_int_eq((int)study_dup_of(&st, 2), 0);
+    ck_assert_int_eq((int)study_dup_of(&st, 3), 1);
+    ck_assert_int_eq((int)study_dup_of(&st, 4), -1);
+    ck_assert_int_eq(study_analyze(&st, &src, &result, &csv, reason, sizeof reason), 0);
+    ck_assert_int_eq(f.analyzed[0] + f.analyzed[1] + f.analyzed[4], 3);
+    ck_assert_int_eq(f.analyzed[2] + f.analyzed[3], 0);
+    ck_assert_int_eq(f.asked_elapsed, 1);
+    an = analyse_all(&st);
+    want = study_result_encode(&st, an, reused, 2.5);
+    ck_assert_str_eq(result, want);
+    free(want);
+    want = study_csv(&st, an, reused);
+    ck_assert_str_eq(csv, want);
+    free(want);
+    free_analyses(&st, an);
+    j = load_json(result);
+    ck_assert_int_eq(
+        json_integer_value(json_object_get(json_object_get(j, "summary"), "reused_cells")), 2);
+    json_decref(j);
+    free(result);
+    free(csv);
+
+    /* no table asked for; then a cell that fails */
+    ck_assert_int_eq(study_analyze(&st, &src, &result, NULL, reason, sizeof reason), 0);
+    free(result);
+    f.fail_at = 4;
+    ck_assert_int_eq(study_analyze(&st, &src, &result, &csv, reason, sizeof reason), 1);
+    ck_assert_ptr_null(result);
+    ck_assert_ptr_null(csv);
+    ck_assert_str_eq(reason, "cell 4 failed");
+    study_free(&st);
+}
+END_TEST
+
 static Suite *study_suite(void)
 {
     Suite *s = suite_create("study");
@@ -760,6 +855,7 @@ static Suite *study_suite(void)
     tcase_add_test(tc, test_result_encode);
     tcase_add_test(tc, test_result_multiplicative);
     tcase_add_test(tc, test_csv);
+    tcase_add_test(tc, test_analyze);
     suite_add_tcase(s, tc);
     return s;
 }
