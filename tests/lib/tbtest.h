@@ -85,6 +85,21 @@ static inline struct tb_spec tbt_spec_multiplicative(double eps, double lam, int
     return s;
 }
 
+/* ---- running a suite ---------------------------------------------------- */
+
+/* Runs suite s (CK_ENV verbosity) and frees it: EXIT_SUCCESS when no test
+ * failed, the return value of a test program's main(). */
+static inline int tbt_run_suite(Suite *s)
+{
+    SRunner *sr = srunner_create(s);
+    int failed;
+
+    srunner_run_all(sr, CK_ENV);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
 /* ---- sweeps ------------------------------------------------------------- */
 
 static inline uint64_t *tbt_labels_alloc(uint64_t n)

@@ -470,8 +470,6 @@ int main(void)
 {
     Suite *s = suite_create("core/fast");
     TCase *tc = tcase_create("fast");
-    SRunner *sr;
-    int failed;
 
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, regular_cases_exact);
@@ -486,9 +484,5 @@ int main(void)
     tcase_add_test(tc, sincos_matches_libm);
     tcase_add_test(tc, isa_names);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_ENV);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tbt_run_suite(s);
 }

@@ -231,12 +231,21 @@ START_TEST(ranges)
     ck_assert_int_eq(tb_spec_check(&s), TB_EINVAL);
     s.opt.kind = (enum tb_opt_kind)7;
     ck_assert_int_eq(tb_spec_check(&s), TB_EINVAL);
-    /* the fast path covers plain GD only, for now */
+    /* the fast path: plain GD; momentum and Nesterov on the lean criterion;
+     * not Adam yet */
     s.opt.kind = TB_OPT_GD;
     s.precision = TB_PRECISION_FAST;
     ck_assert_int_eq(tb_engine_precision(&s), TB_PRECISION_FAST);
     s.opt.kind = TB_OPT_NESTEROV;
     s.opt.beta = 0.5;
+    ck_assert_int_eq(tb_engine_precision(&s), TB_PRECISION_FAST);
+    s.criterion = TB_FINAL_LOSS;
+    ck_assert_int_eq(tb_engine_precision(&s), TB_PRECISION_REFERENCE);
+    s.criterion = TB_MAX_LOSS;
+    s.opt.kind = TB_OPT_ADAM;
+    ck_assert_int_eq(tb_engine_precision(&s), TB_PRECISION_REFERENCE);
+    s.opt.kind = TB_OPT_MOMENTUM;
+    s.precision = TB_PRECISION_REFERENCE;
     ck_assert_int_eq(tb_engine_precision(&s), TB_PRECISION_REFERENCE);
 }
 END_TEST
@@ -245,8 +254,6 @@ int main(void)
 {
     Suite *s = suite_create("core/optim");
     TCase *tc = tcase_create("optim");
-    SRunner *sr;
-    int failed;
 
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, beta_zero_is_gd);
@@ -255,9 +262,5 @@ int main(void)
     tcase_add_test(tc, adam_scale_invariance);
     tcase_add_test(tc, ranges);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_ENV);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tbt_run_suite(s);
 }
