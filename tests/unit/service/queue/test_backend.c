@@ -130,7 +130,8 @@ START_TEST(test_backend_selection)
     char shown[128], why[256];
     size_t i;
 
-    ck_assert_int_eq(store_target_shared(dbpath), 0); /* a SQLite file: one process's */
+    /* A SQLite file is one process's; a PostgreSQL server is shared. */
+    ck_assert_int_eq(store_target_shared("./data/trainbound.db"), 0);
     ck_assert_ptr_null(store_target_check(dbpath));
     ck_assert_ptr_null(store_target_check("./data/trainbound.db"));
     ck_assert_ptr_null(store_target_check("postgresql.db")); /* a file name, not a URI */
