@@ -399,6 +399,15 @@ static const struct bad_case bad_cases[] = {
     {Q ",\"replicates\":33}", "replicates", "must be an integer in 1..32"},
     {Q ",\"replicates\":2.0}", "replicates", "must be an integer in 1..32"},
     {Q ",\"replicates\":\"4\"}", "replicates", "must be an integer in 1..32"},
+    {Q ",\"optimizer\":{\"name\":\"momentum\",\"beta\":1}}", "optimizer.beta",
+     "must be a number in [0, 1)"},
+    {Q ",\"optimizer\":{\"name\":\"nesterov\"}}", "optimizer.beta",
+     "is required for the nesterov optimizer"},
+    {Q ",\"optimizer\":{\"name\":\"adam\",\"eps\":0}}", "optimizer.eps", "must be a finite number > 0"},
+    {Q ",\"optimizer\":{\"name\":\"gd\",\"beta1\":0.9}}", "optimizer.beta1",
+     "not used by the gd optimizer"},
+    {Q ",\"optimizer\":{\"name\":\"lbfgs\"}}", "optimizer.name",
+     "must be one of \"gd\", \"momentum\", \"nesterov\" or \"adam\""},
     /* unusual keys */
     {Q ",\"a/b~c\":1}", "a/b~c", "unknown field"},
     {Q ",\"a\\u0001b\":1}", "a?b", "unknown field"},
@@ -815,7 +824,7 @@ START_TEST(test_canonical_text)
                         "\"criterion\":\"max_loss\",\"threshold\":1e8,\"nan\":"
                         "\"divergent\"},\"lr\":{\"min\":0.0,\"max\":1.5,\"levels\":20},\"fit\":{"
                         "\"min_level\":4,\"max_level\":20,\"min_levels\":3},\"precision\":"
-                        "\"fast\",\"replicates\":1,\"output\":{\"max_flips\":10000}}");
+                        "\"fast\",\"replicates\":1,\"optimizer\":{\"name\":\"gd\"},\"output\":{\"max_flips\":10000}}");
     free(c);
     c = canonical_of("{\"name\":\"q\",\"model\":{\"family\":\"quadratic\",\"dim\":2},"
                      "\"x0\":[1,-2]}");
@@ -824,7 +833,7 @@ START_TEST(test_canonical_text)
                         "\"criterion\":\"max_loss\",\"threshold\":2e8,\"nan\":"
                         "\"divergent\"},\"lr\":{\"min\":0.0,\"max\":1.5,\"levels\":20},\"fit\":{"
                         "\"min_level\":0,\"max_level\":20,\"min_levels\":3},\"precision\":"
-                        "\"fast\",\"replicates\":1,\"output\":{\"max_flips\":10000}}");
+                        "\"fast\",\"replicates\":1,\"optimizer\":{\"name\":\"gd\"},\"output\":{\"max_flips\":10000}}");
     free(c);
 }
 END_TEST
