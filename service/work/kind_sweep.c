@@ -407,7 +407,7 @@ static int sweep_run_local(struct kind_spec *k, const struct kind_local *env,
     struct kind_local_grid g;
     struct codec_analysis an;
     double t0, t1, elapsed;
-    int rc;
+    int rc, fast;
 
     memset(out, 0, sizeof *out);
     if (env->want_csv)
@@ -447,14 +447,13 @@ static int sweep_run_local(struct kind_spec *k, const struct kind_local *env,
         out->n_labels = tb_grid_points(&spec->core);
         g.grid = NULL;
     }
+    fast = tb_engine_precision(&spec->core) == TB_PRECISION_FAST;
     snprintf(out->stats, sizeof out->stats,
              "{\"points\":%llu,\"lane_steps\":%llu,\"threads\":%d,\"precision\":\"%s\","
              "\"isa\":\"%s\",\"sweep_s\":%.6f,\"elapsed_s\":%.6f}",
              (unsigned long long)tb_sweep_points(&spec->core), (unsigned long long)g.lane_steps,
-             env->threads, tb_engine_precision(&spec->core) == TB_PRECISION_FAST ? "fast" : "reference",
-             tb_engine_precision(&spec->core) == TB_PRECISION_FAST ? tb_fast_isa(spec->core.isa_cap)
-                                                                     : "libm",
-             t1 - t0, elapsed);
+             env->threads, fast ? "fast" : "reference",
+             fast ? tb_fast_isa(spec->core.isa_cap) : "libm", t1 - t0, elapsed);
 out:
     codec_analysis_free(&an);
     free(g.grid);
