@@ -44,6 +44,10 @@ fi
 
 mkdir -p "${FRESH_DIR:-/var/tmp}"
 root=$(mktemp -d "${FRESH_DIR:-/var/tmp}/tb-fresh-debian.XXXXXX")
+# mktemp makes it 0700; as the chroot's / it must be 0755 like a real
+# root, or no unprivileged user (the PostgreSQL tests' postgres) can run
+# anything in it
+chmod 755 "$root"
 log="$root.log"
 mounted=""
 cleanup() {
