@@ -625,8 +625,7 @@ FK_AI int FK_NAME(loop_1d_mom)(const struct fast_args *a, uint64_t *out, struct 
 
         it += 1.0;
         itv = (FK_VD){0} + it;
-        if (!nest)
-            FK_EACH(u) p[u] = x[u];
+        /* p is the gradient's point of this step: set after the last one */
         if (fam == TB_ADDITIVE)
             FK_EACH(u) v[u] = beta * v[u] + (g[u] * p[u] + s[u] * sn[u]);
         else if (fam == TB_MULTIPLICATIVE)
