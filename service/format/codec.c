@@ -665,11 +665,13 @@ static void parse_optimizer(struct parse *p, const json_t *root)
     if (get_object(p->errs, root, "optimizer", &p->top, &ol, &opt) == 0 || !opt)
         return;
     check_unknown(p->errs, opt, &ol, optimizer_keys);
-    if (get_enum(p->errs, opt, "name", &ol, optimizer_names, &kind) < 0) {
+    k = get_enum(p->errs, opt, "name", &ol, optimizer_names, &kind);
+    if (k < 0) {
         loc_key(&l, &ol, "name");
         err_add(p->errs, &l, "is required: \"gd\", \"momentum\", \"nesterov\" or \"adam\"");
-        return;
     }
+    if (k <= 0)
+        return; /* without a rule, its members cannot be judged */
     o->kind = (enum tb_opt_kind)kind;
     for (k = 0; optimizer_keys[k]; k++) {
         if (json_object_get(opt, optimizer_keys[k]) && in_list(optimizer_keys[k], used[kind]) < 0) {
