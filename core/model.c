@@ -88,13 +88,22 @@ int tb_spec_check(const struct tb_spec *spec)
         return TB_EINVAL;
     if (spec->n_axes != 1 || spec->axes[0].kind != TB_AXIS_LR)
         return TB_EINVAL;
-    if (!isfinite(spec->axes[0].min) || !isfinite(spec->axes[0].max) ||
-        !(spec->axes[0].min < spec->axes[0].max))
-        return TB_EINVAL;
-    if (!isfinite(spec->axes[0].max - spec->axes[0].min))
-        return TB_EINVAL;
-    if (spec->axes[0].levels < 0 || spec->axes[0].levels > TB_MAX_LEVELS)
-        return TB_EINVAL;
+    if (spec->axes[0].values) {
+        uint64_t j;
+        if (spec->axes[0].n_values < 1)
+            return TB_EINVAL;
+        for (j = 0; j < spec->axes[0].n_values; j++)
+            if (!isfinite(spec->axes[0].values[j]))
+                return TB_EINVAL;
+    } else {
+        if (!isfinite(spec->axes[0].min) || !isfinite(spec->axes[0].max) ||
+            !(spec->axes[0].min < spec->axes[0].max))
+            return TB_EINVAL;
+        if (!isfinite(spec->axes[0].max - spec->axes[0].min))
+            return TB_EINVAL;
+        if (spec->axes[0].levels < 0 || spec->axes[0].levels > TB_MAX_LEVELS)
+            return TB_EINVAL;
+    }
     switch (spec->opt.kind) {
     case TB_OPT_GD:
         break;
@@ -136,6 +145,8 @@ double tb_replicate_x0(double x, int k)
 
 uint64_t tb_grid_points(const struct tb_spec *spec)
 {
+    if (spec->axes[0].values)
+        return spec->axes[0].n_values;
     return ((uint64_t)1 << spec->axes[0].levels) + 1;
 }
 
@@ -145,6 +156,8 @@ double tb_grid_lr(const struct tb_spec *spec, uint64_t j)
     uint64_t last = (uint64_t)1 << a->levels;
     double h = (a->max - a->min) / (double)last; /* exact: a power-of-two scale */
 
+    if (a->values)
+        return a->values[j];
     /* Like numpy.linspace: the last point is exactly max. */
     if (j >= last)
         return a->max;

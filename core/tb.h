@@ -90,6 +90,13 @@ struct tb_axis {
     enum tb_axis_kind kind;
     double min, max; /* min < max, both finite */
     int levels;      /* K: the axis has 2^K + 1 points */
+    /* Explicit learning rates (a map's row or column, tb_map.h): when
+     * values is non-NULL the axis is values[0..n_values), in any order and
+     * spacing (each finite, n_values >= 1), and min, max and levels are
+     * not used. Borrowed: it must outlive every call that reads the spec.
+     * NULL (the default, zeroed) is the levels grid. */
+    const double *values;
+    uint64_t n_values;
 };
 
 struct tb_spec {
@@ -120,7 +127,8 @@ struct tb_spec {
  * is the core's own guard. */
 int tb_spec_check(const struct tb_spec *spec);
 
-/* Number of grid points: 2^K + 1 for one axis. */
+/* Number of grid points: 2^K + 1 for one axis (n_values for explicit
+ * values). */
 uint64_t tb_grid_points(const struct tb_spec *spec);
 
 /* Replicates of the spec (1 when the field is 0), and points of the whole
@@ -132,7 +140,8 @@ uint64_t tb_sweep_points(const struct tb_spec *spec);
  * coordinate of replicate k. */
 double tb_replicate_x0(double x, int k);
 
-/* Learning rate of grid point j: min + j * ((max - min) / 2^K). */
+/* Learning rate of grid point j: min + j * ((max - min) / 2^K), or
+ * values[j] for an axis of explicit values. */
 double tb_grid_lr(const struct tb_spec *spec, uint64_t j);
 
 /* Loss f(x) and its gradient (written to g, dim values) at x. Reference
