@@ -1,7 +1,8 @@
 /*
  * model.c - the loss families, their gradients and their roughness.
  *
- * Owns: tb_loss(), tb_grad(), tb_roughness(), tb_spec_check(), the grid
+ * Owns: tb_loss(), tb_grad(), tb_roughness() (the cosine models; convex.c
+ * the others), tb_model_cos_only(), tb_spec_check(), the grid
  * (tb_grid_points(), tb_grid_lr()), the replicates (tb_replicates(),
  * tb_sweep_points(), tb_replicate_x0()), tb_engine_precision() and
  * tb_strerror().
@@ -17,6 +18,7 @@
 
 #include "model_int.h"
 #include "tb.h"
+#include "tb_int.h"
 
 const char *tb_strerror(int code)
 {
@@ -32,6 +34,50 @@ const char *tb_strerror(int code)
     default:
         return "unknown error";
     }
+}
+
+static int pos_finite(double v)
+{
+    return isfinite(v) && v > 0;
+}
+
+/* One term of m: its kind is allowed in the family, its fields in range. */
+static int term_check(const struct tb_model *m, const struct tb_term *t)
+{
+    int j;
+
+    switch (t->kind) {
+    case TB_TERM_COS:
+        if (!isfinite(t->amplitude) || !pos_finite(t->wavelength))
+            return TB_EINVAL;
+        return TB_OK;
+    case TB_TERM_POLY:
+        if (m->family != TB_ADDITIVE || !pos_finite(t->scale) || t->degree < 0 ||
+            t->degree > TB_MAX_POLY_DEGREE)
+            return TB_EINVAL;
+        for (j = 0; j <= t->degree; j++)
+            if (!isfinite(t->coef[j]))
+                return TB_EINVAL;
+        return TB_OK;
+    case TB_TERM_GAUSS:
+        /* multiplicative: 1-D only (the convexity check is of one coordinate) */
+        if (m->family == TB_MULTIPLICATIVE && m->dim != 1)
+            return TB_EINVAL;
+        if (!isfinite(t->amplitude) || !pos_finite(t->width) || !isfinite(t->centre))
+            return TB_EINVAL;
+        return TB_OK;
+    }
+    return TB_EINVAL;
+}
+
+int tb_model_cos_only(const struct tb_model *m)
+{
+    int k;
+
+    for (k = 0; k < m->n_terms; k++)
+        if (m->terms[k].kind != TB_TERM_COS)
+            return 0;
+    return 1;
 }
 
 int tb_spec_check(const struct tb_spec *spec)
@@ -60,12 +106,9 @@ int tb_spec_check(const struct tb_spec *spec)
     default:
         return TB_EINVAL;
     }
-    for (i = 0; i < m->n_terms; i++) {
-        if (!isfinite(m->terms[i].amplitude))
+    for (i = 0; i < m->n_terms; i++)
+        if (term_check(m, &m->terms[i]) != TB_OK)
             return TB_EINVAL;
-        if (!isfinite(m->terms[i].wavelength) || !(m->terms[i].wavelength > 0))
-            return TB_EINVAL;
-    }
     if (spec->x0) {
         for (i = 0; i < m->dim; i++)
             if (!isfinite(spec->x0[i]))
@@ -176,14 +219,26 @@ double tb_loss(const struct tb_model *m, const double *x)
         return f;
     case TB_ADDITIVE:
         for (i = 0; i < m->dim; i++) {
-            double fi = x[i] * x[i];
-            for (k = 0; k < m->n_terms; k++)
-                fi = fi + m->terms[k].amplitude *
-                              cos(TB_PHASE(x[i], m->terms[k].wavelength));
+            double fi = x[i] * x[i], dh;
+            for (k = 0; k < m->n_terms; k++) {
+                const struct tb_term *t = &m->terms[k];
+                if (t->kind == TB_TERM_COS)
+                    fi = fi + t->amplitude * cos(TB_PHASE(x[i], t->wavelength));
+                else
+                    fi = fi + tb__term_eval(t, x[i], &dh);
+            }
             f += fi;
         }
         return f;
     case TB_MULTIPLICATIVE:
+        if (m->terms[0].kind != TB_TERM_COS) {
+            double dh;
+            for (i = 0; i < m->dim; i++) {
+                r += x[i] * x[i];
+                c += tb__term_eval(&m->terms[0], x[i], &dh);
+            }
+            return r * (1 + c);
+        }
         for (i = 0; i < m->dim; i++) {
             r += x[i] * x[i];
             c += cos(TB_PHASE(x[i], m->terms[0].wavelength));
@@ -205,14 +260,31 @@ void tb_grad(const struct tb_model *m, const double *x, double *g)
         return;
     case TB_ADDITIVE:
         for (i = 0; i < m->dim; i++) {
-            double gi = 2 * x[i];
-            for (k = 0; k < m->n_terms; k++)
-                gi = TB_ADD_GRAD_TERM(gi, m->terms[k].amplitude, m->terms[k].wavelength,
-                                      sin(TB_PHASE(x[i], m->terms[k].wavelength)));
+            double gi = 2 * x[i], dh;
+            for (k = 0; k < m->n_terms; k++) {
+                const struct tb_term *t = &m->terms[k];
+                if (t->kind == TB_TERM_COS) {
+                    gi = TB_ADD_GRAD_TERM(gi, t->amplitude, t->wavelength,
+                                          sin(TB_PHASE(x[i], t->wavelength)));
+                } else {
+                    (void)tb__term_eval(t, x[i], &dh);
+                    gi = gi + dh;
+                }
+            }
             g[i] = gi;
         }
         return;
     case TB_MULTIPLICATIVE:
+        if (m->terms[0].kind != TB_TERM_COS) {
+            /* g[] holds h'(x_i) until H = sum h(x_i) is known */
+            for (i = 0; i < m->dim; i++) {
+                r += x[i] * x[i];
+                c += tb__term_eval(&m->terms[0], x[i], &g[i]);
+            }
+            for (i = 0; i < m->dim; i++)
+                g[i] = TB_MUL_GRAD_TERM(x[i], r, c, g[i]);
+            return;
+        }
         eps = m->terms[0].amplitude;
         lam = m->terms[0].wavelength;
         for (i = 0; i < m->dim; i++) {
@@ -229,11 +301,17 @@ void tb_roughness(const struct tb_model *m, struct tb_roughness *out)
 {
     int k;
 
+    out->numeric = 0;
+    if (!tb_model_cos_only(m)) {
+        tb__roughness_terms(m, out); /* convex.c */
+        return;
+    }
     out->critical = TB_THETA_C;
     switch (m->family) {
     case TB_QUADRATIC:
         out->theta = 0.0;
         out->convex = 1;
+        out->min_f2 = 2.0;
         return;
     case TB_ADDITIVE:
         out->theta = 0.0;
@@ -248,18 +326,23 @@ void tb_roughness(const struct tb_model *m, struct tb_roughness *out)
                 worst += fabs(m->terms[k].amplitude) /
                          (m->terms[k].wavelength * m->terms[k].wavelength);
             out->convex = worst <= TB_THETA_C;
+            out->min_f2 = 2.0 - TB_TWO_PI * TB_TWO_PI * worst; /* at x = 0 */
         }
         return;
     case TB_MULTIPLICATIVE:
         out->theta = m->terms[0].amplitude;
         out->critical = INFINITY; /* no finite critical value */
         out->convex = m->terms[0].amplitude == 0.0;
+        out->min_f2 = out->convex ? 2.0 : -INFINITY; /* the x^2 cos term wins */
         return;
     }
 }
 
 enum tb_precision tb_engine_precision(const struct tb_spec *spec)
 {
-    return spec->precision == TB_PRECISION_FAST && tb_fast_covers(spec) ? TB_PRECISION_FAST
-                                                                        : TB_PRECISION_REFERENCE;
+    /* tb_fast_covers() says no to poly and gauss terms too; asked here as
+     * well, since the fast kernels read only cosines */
+    if (spec->precision != TB_PRECISION_FAST || !tb_model_cos_only(&spec->model))
+        return TB_PRECISION_REFERENCE;
+    return tb_fast_covers(spec) ? TB_PRECISION_FAST : TB_PRECISION_REFERENCE;
 }

@@ -91,7 +91,8 @@ static int run_multiplicative_1d(double x, double s, int steps, double eps, doub
 
 /*
  * Step t computes f(x_t) and, in the same pass, x_{t+1} for the separable
- * families (each coordinate's gradient needs only that coordinate). The
+ * families (each coordinate's gradient needs only that coordinate); poly
+ * and gauss terms (model_int.h's tb__term_eval) run here in every d. The
  * multiplicative family couples coordinates through R and C, so it keeps
  * the sines of step t in sn[] and updates in a second pass.
  */
@@ -118,13 +119,28 @@ static int run_general(const struct tb_spec *sp, double s, double *x, double *sn
             for (i = 0; i < d; i++) {
                 double xi = x[i], fi = xi * xi, gi = 2 * xi, si, ci;
                 for (k = 0; k < m->n_terms; k++) {
-                    sincos(TB_PHASE(xi, m->terms[k].wavelength), &si, &ci);
-                    fi = fi + m->terms[k].amplitude * ci;
-                    gi = TB_ADD_GRAD_TERM(gi, m->terms[k].amplitude, m->terms[k].wavelength, si);
+                    const struct tb_term *tk = &m->terms[k];
+                    if (tk->kind == TB_TERM_COS) {
+                        sincos(TB_PHASE(xi, tk->wavelength), &si, &ci);
+                        fi = fi + tk->amplitude * ci;
+                        gi = TB_ADD_GRAD_TERM(gi, tk->amplitude, tk->wavelength, si);
+                    } else {
+                        fi = fi + tb__term_eval(tk, xi, &si);
+                        gi = gi + si;
+                    }
                 }
                 f += fi;
                 x[i] = xi - s * gi;
             }
+        } else if (m->terms[0].kind != TB_TERM_COS) {
+            /* c is H = sum h(x_i); sn[] holds h'(x_i) */
+            r = 0.0;
+            c = 0.0;
+            for (i = 0; i < d; i++) {
+                c += tb__term_eval(&m->terms[0], x[i], &sn[i]);
+                r += x[i] * x[i];
+            }
+            f = r * (1 + c);
         } else {
             double ci;
             r = 0.0;
@@ -145,7 +161,10 @@ static int run_general(const struct tb_spec *sp, double s, double *x, double *sn
         }
         if (t == steps)
             break;
-        if (m->family == TB_MULTIPLICATIVE) {
+        if (m->family == TB_MULTIPLICATIVE && m->terms[0].kind != TB_TERM_COS) {
+            for (i = 0; i < d; i++)
+                x[i] = x[i] - s * TB_MUL_GRAD_TERM(x[i], r, c, sn[i]);
+        } else if (m->family == TB_MULTIPLICATIVE) {
             const double eps = m->terms[0].amplitude, lam = m->terms[0].wavelength;
             for (i = 0; i < d; i++)
                 x[i] = x[i] - s * TB_MUL_GRAD(x[i], r, c, eps, lam, sn[i]);
@@ -176,7 +195,9 @@ static int sweep_grid(const struct tb_spec *spec, uint64_t begin, uint64_t count
     j.nan_divergent = spec->nan_policy == TB_NAN_DIVERGENT;
     memset(out, 0, tb_label_words(count) * sizeof *out);
 
-    one_d = m->dim == 1 && m->n_terms <= 1 && spec->opt.kind == TB_OPT_GD;
+    /* the 1-D loops are the paper's models: a poly or gauss term runs in
+     * run_general() */
+    one_d = m->dim == 1 && m->n_terms <= 1 && tb_model_cos_only(m) && spec->opt.kind == TB_OPT_GD;
     x0 = spec->x0 ? spec->x0[0] : spec->x0_scalar;
     if (!one_d) {
         work = malloc(5 * (size_t)m->dim * sizeof *work);

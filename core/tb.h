@@ -68,15 +68,34 @@ enum tb_isa { TB_ISA_BEST = 0, TB_ISA_SSE2 = 1, TB_ISA_AVX2 = 2, TB_ISA_AVX512 =
  * today; 2-D maps (per-layer learning rates) will add kinds here. */
 enum tb_axis_kind { TB_AXIS_LR = 0 };
 
-#define TB_MAX_TERMS 16   /* cosine terms of the additive family */
+#define TB_MAX_TERMS 16   /* perturbation terms of the additive family */
+#define TB_MAX_POLY_DEGREE 8 /* a poly term has at most 9 coefficients */
 #define TB_MAX_LEVELS 32  /* grid of at most 2^32 + 1 points per axis */
 #define TB_MAX_AXES 1
 #define TB_MAX_DIM 65536  /* hard ceiling; services set lower limits */
 #define TB_MAX_REPLICATES 32 /* runs of the same grid from nudged starting points */
 
+/*
+ * A perturbation term h(x) of one coordinate (issue 16). The additive
+ * family is f = sum_i [x_i^2 + sum_k h_k(x_i)]; the multiplicative family
+ * is f = (sum_i x_i^2) * (1 + sum_i h(x_i)) with exactly one term.
+ *  - TB_TERM_COS:   h = amplitude * cos(2 pi x / wavelength)   (the paper's; the default, 0)
+ *  - TB_TERM_POLY:  h = sum_{j=0..degree} coef[j] * (x / scale)^j   (additive only)
+ *  - TB_TERM_GAUSS: h = amplitude * exp(-z^2 / 2), z = (x - centre) / width
+ *                   (additive; multiplicative with dim 1 only)
+ * Fields another kind does not use are ignored (zero them).
+ */
+enum tb_term_kind { TB_TERM_COS = 0, TB_TERM_POLY = 1, TB_TERM_GAUSS = 2 };
+
 struct tb_term {
-    double amplitude;  /* eps_k */
-    double wavelength; /* lam_k > 0 */
+    double amplitude;  /* cos: eps_k; gauss: a (any sign; a < 0 is a well) */
+    double wavelength; /* cos: lam_k > 0 */
+    enum tb_term_kind kind;
+    double width;      /* gauss: w > 0 */
+    double centre;     /* gauss: c */
+    double scale;      /* poly: s > 0 */
+    int degree;        /* poly: 0..TB_MAX_POLY_DEGREE; coef[0..degree] are used */
+    double coef[TB_MAX_POLY_DEGREE + 1];
 };
 
 struct tb_model {
@@ -85,6 +104,9 @@ struct tb_model {
     int n_terms;  /* 0 for quadratic, 1 for multiplicative, 1..TB_MAX_TERMS additive */
     struct tb_term terms[TB_MAX_TERMS];
 };
+
+/* 1 when every term is a cosine (the paper's models; quadratic included). */
+int tb_model_cos_only(const struct tb_model *m);
 
 struct tb_axis {
     enum tb_axis_kind kind;
@@ -153,7 +175,8 @@ void tb_grad(const struct tb_model *m, const double *x, double *g);
  * Nesterov for 1-D single-term models judged by max loss with NaN
  * divergent; Adam not yet); a
  * spec with precision fast that it does not cover runs on the reference
- * path, and its engine says so (tb_engine_precision). */
+ * path, and its engine says so (tb_engine_precision). A model with a poly
+ * or gauss term is never covered (tb_model_cos_only). */
 int tb_fast_covers(const struct tb_spec *spec);
 
 /* The precision that runs the spec: its own, or the reference when the
@@ -166,11 +189,31 @@ const char *tb_fast_isa(enum tb_isa cap);
 
 /* ---- roughness ---------------------------------------------------------- */
 
+/*
+ * What theta measures depends on the terms (README "Perturbations"):
+ *  - cosines only (the paper's models): additive sum eps_k/lam_k^2 with
+ *    critical 1/(2 pi^2); multiplicative eps with critical +inf (none);
+ *    quadratic 0.
+ *  - additive, gauss terms only: sum a_k/w_k^2, critical 2 (one bump with
+ *    a > 0 is convex iff theta <= 2; one well, a < 0, iff theta >= -e^1.5).
+ *  - additive with any poly term, or cosines and bumps mixed: the curvature
+ *    deficit 1 - inf f''/2 = sup_x(-sum_k h_k''(x))/2, critical 1 (convex
+ *    iff theta <= 1); +inf when f'' is unbounded below.
+ *  - multiplicative gauss: the amplitude a; critical NaN (none in closed
+ *    form: convex says).
+ * convex: 1 when f'' >= 0 everywhere (per coordinate: the additive family is
+ * separable). min_f2 is inf f'' (per coordinate; -inf when unbounded below,
+ * as for the multiplicative cosine with eps != 0). numeric: 1 when a bounded numeric search decided (convex.c),
+ * 0 for a closed form or exact polynomial roots.
+ */
 struct tb_roughness {
-    double theta;    /* additive: sum eps_k/lam_k^2; multiplicative: eps; quadratic: 0 */
-    double critical; /* additive and quadratic: 1/(2 pi^2); multiplicative: +inf (none) */
-    int convex;      /* 1 if f is convex; with amplitudes of mixed signs the
-                        test sum |eps_k|/lam_k^2 <= theta_c is sufficient only */
+    double theta;
+    double critical;
+    int convex;      /* with cosine amplitudes of mixed signs (the core allows
+                        them; the codec does not) the cosine test
+                        sum |eps_k|/lam_k^2 <= theta_c is sufficient only */
+    double min_f2;
+    int numeric;
 };
 
 void tb_roughness(const struct tb_model *m, struct tb_roughness *out);

@@ -60,6 +60,17 @@ static inline int tb__judge_final(const struct tb__judge *j, double f)
 int tb__run_optimized(const struct tb_spec *sp, double s, double *work, const struct tb__judge *j,
                       uint64_t *done);
 
+/* tb_roughness() of a model with a poly or gauss term (convex.c). */
+void tb__roughness_terms(const struct tb_model *m, struct tb_roughness *out);
+
+/* inf over x in [lo, hi] of f''(x) for one coordinate of m (additive: 2 +
+ * sum_k h_k''; multiplicative: (x^2 (1 + h))''), by convex.c's bounded
+ * numeric search (tests compare it with the closed forms). */
+double tb__f2_search(const struct tb_model *m, double lo, double hi);
+
+/* f''(x) of one coordinate of m, as tb__f2_search() sees it (tests). */
+double tb__f2(const struct tb_model *m, double x);
+
 /* The fast path (fast.c): same contract as tb_sweep_tile(). */
 int tb__fast_sweep_tile(const struct tb_spec *spec, uint64_t begin, uint64_t count, uint64_t *out,
                         const atomic_int *cancel, tb_progress_fn progress, void *progress_user,
