@@ -275,6 +275,8 @@ static int fast_lean_ok(const struct tb_spec *sp)
  * Adam not yet. */
 int tb_fast_covers(const struct tb_spec *spec)
 {
+    if (!tb_model_cos_only(&spec->model))
+        return 0; /* poly and gauss terms: reference only (issue 16) */
     switch (spec->opt.kind) {
     case TB_OPT_GD:
         return 1;
