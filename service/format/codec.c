@@ -21,14 +21,24 @@
  *   model                required object.
  *   model.family         required: "quadratic" | "additive" | "multiplicative".
  *   model.dim            integer 1..lim->max_dim, default 1.
- *   model.amplitude      finite >= 0 (eps); model.wavelength finite > 0 (lam).
- *                        Required for multiplicative, and for additive unless
- *                        model.terms is given; rejected for quadratic.
- *   model.terms          additive only: a list of 1..16 objects
- *                        {"amplitude", "wavelength"} with the same ranges;
- *                        excludes model.amplitude and model.wavelength.
- *                        The tb_model always holds the cosines in terms[]
- *                        (n_terms = 1 for amplitude/wavelength).
+ *   model.amplitude      finite >= 0 (eps); model.wavelength finite > 0 (lam):
+ *                        one cos term. Required for multiplicative and
+ *                        additive unless model.terms is given; rejected for
+ *                        quadratic.
+ *   model.terms          a list of 1..16 (TB_MAX_TERMS) term objects, exactly
+ *                        1 for multiplicative; excludes model.amplitude and
+ *                        model.wavelength. term.type "cos" (default) | "poly"
+ *                        | "gauss"; a member another type uses is an error.
+ *                        cos: amplitude finite >= 0, wavelength finite > 0,
+ *                        both required. poly (additive only): coefficients,
+ *                        required, 1..9 finite numbers c_0..c_n of
+ *                        sum c_j (x/scale)^j (degree at most 8,
+ *                        TB_MAX_POLY_DEGREE); scale finite > 0, default 1.
+ *                        gauss: amplitude finite (any sign) and width finite
+ *                        > 0, both required; centre finite, default 0; for
+ *                        multiplicative only with model.dim 1 (the error is
+ *                        at model.dim). The tb_model always holds the terms
+ *                        in terms[] (n_terms = 1 for amplitude/wavelength).
  *   x0                   finite number (every coordinate) or an array of
  *                        exactly model.dim finite numbers; default 1.0. An
  *                        array whose elements are all equal is stored (and
@@ -72,8 +82,10 @@
  *
  * The canonical spec has every member with its resolved default, in the
  * order of the table above; model has family, dim, then amplitude and
- * wavelength (multiplicative, and additive with one cosine) or terms
- * (additive with several); quadratic has neither. x0 is a number when
+ * wavelength (one cos term: the same text as before terms had types) or
+ * terms (any other list), each term with "type" first and every member
+ * of its type (cos: amplitude, wavelength; poly: coefficients, scale;
+ * gauss: amplitude, width, centre); quadratic has neither. x0 is a number when
  * scalar, an array otherwise. Reals are printed by jansson with 17
  * significant digits, so parsing the canonical text gives the same text.
  *
@@ -114,7 +126,9 @@ static const char *const top_keys[] = {"name",       "model",     "x0",     "ste
 static const char *const optimizer_names[] = {"gd", "momentum", "nesterov", "adam", NULL};
 static const char *const optimizer_keys[] = {"name", "beta", "beta1", "beta2", "eps", NULL};
 static const char *const model_keys[] = {"family", "dim", "amplitude", "wavelength", "terms", NULL};
-static const char *const term_keys[] = {"amplitude", "wavelength", NULL};
+static const char *const term_keys[] = {"type",  "amplitude",    "wavelength", "width",
+                                        "centre", "coefficients", "scale",      NULL};
+static const char *const term_type_names[] = {"cos", "poly", "gauss", NULL};
 static const char *const divergence_keys[] = {"criterion", "threshold", "nan", NULL};
 static const char *const lr_keys[] = {"min", "max", "levels", NULL};
 static const char *const fit_keys[] = {"min_level", "max_level", "min_levels", NULL};
@@ -441,37 +455,138 @@ struct parse {
     int dim_ok, steps_ok, levels_ok;
 };
 
-static void parse_terms(struct parse *p, const json_t *terms, const struct loc *tl)
+/* One cos term's members (legacy spelling: model.amplitude/wavelength or a
+ * term without "type"). */
+static void parse_cos_term(struct parse *p, const json_t *t, const struct loc *el,
+                           struct tb_term *out)
 {
-    struct tb_model *m = &p->out->core.model;
-    size_t i, n = json_is_array(terms) ? json_array_size(terms) : 0;
-    struct loc el;
+    struct loc al;
 
-    if (!json_is_array(terms) || n < 1 || n > TB_MAX_TERMS) {
-        err_add(p->errs, tl, "must be a list of 1..%d objects {\"amplitude\", \"wavelength\"}",
-                TB_MAX_TERMS);
+    if (get_real(p->errs, t, "amplitude", el, REAL_NONNEG, &out->amplitude) < 0) {
+        loc_key(&al, el, "amplitude");
+        err_add(p->errs, &al, "is required");
+    }
+    if (get_real(p->errs, t, "wavelength", el, REAL_POS, &out->wavelength) < 0) {
+        loc_key(&al, el, "wavelength");
+        err_add(p->errs, &al, "is required");
+    }
+}
+
+static void parse_poly_term(struct parse *p, const json_t *t, const struct loc *el,
+                            struct tb_term *out)
+{
+    const json_t *cf = json_object_get(t, "coefficients");
+    struct loc cl, il;
+    size_t i, n = json_is_array(cf) ? json_array_size(cf) : 0;
+
+    out->scale = 1.0;
+    get_real(p->errs, t, "scale", el, REAL_POS, &out->scale);
+    loc_key(&cl, el, "coefficients");
+    if (!cf) {
+        err_add(p->errs, &cl, "is required: a list of 1..%d numbers c_j of sum c_j (x/scale)^j",
+                TB_MAX_POLY_DEGREE + 1);
+        return;
+    }
+    if (!json_is_array(cf) || n < 1 || n > TB_MAX_POLY_DEGREE + 1) {
+        err_add(p->errs, &cl, "must be a list of 1..%d finite numbers (degree at most %d)",
+                TB_MAX_POLY_DEGREE + 1, TB_MAX_POLY_DEGREE);
         return;
     }
     for (i = 0; i < n; i++) {
+        if (!real_ok(json_array_get(cf, i), REAL_ANY, &out->coef[i])) {
+            loc_index(&il, &cl, i);
+            err_add(p->errs, &il, "must be a finite number");
+        }
+    }
+    out->degree = (int)n - 1;
+}
+
+static void parse_gauss_term(struct parse *p, const json_t *t, const struct loc *el,
+                             struct tb_term *out)
+{
+    struct loc al;
+
+    if (get_real(p->errs, t, "amplitude", el, REAL_ANY, &out->amplitude) < 0) {
+        loc_key(&al, el, "amplitude");
+        err_add(p->errs, &al, "is required");
+    }
+    if (get_real(p->errs, t, "width", el, REAL_POS, &out->width) < 0) {
+        loc_key(&al, el, "width");
+        err_add(p->errs, &al, "is required");
+    }
+    out->centre = 0.0;
+    get_real(p->errs, t, "centre", el, REAL_ANY, &out->centre);
+}
+
+static void parse_terms(struct parse *p, const json_t *terms, const struct loc *tl)
+{
+    /* the members each type takes (besides "type") */
+    static const char *const used[][4] = {{"amplitude", "wavelength", NULL},
+                                          {"coefficients", "scale", NULL},
+                                          {"amplitude", "width", "centre", NULL}};
+    struct tb_model *m = &p->out->core.model;
+    size_t i, n = json_is_array(terms) ? json_array_size(terms) : 0;
+    struct loc el, kl;
+    int k, kind;
+
+    if (!json_is_array(terms) || n < 1 || n > TB_MAX_TERMS) {
+        err_add(p->errs, tl, "must be a list of 1..%d term objects (type cos, poly or gauss)",
+                TB_MAX_TERMS);
+        return;
+    }
+    if (p->family == TB_MULTIPLICATIVE && n != 1)
+        err_add(p->errs, tl, "must hold exactly one term for the multiplicative family");
+    for (i = 0; i < n; i++) {
         const json_t *t = json_array_get(terms, i);
-        struct loc al;
+        struct tb_term *out = &m->terms[i < TB_MAX_TERMS ? i : 0];
 
         loc_index(&el, tl, i);
+        memset(out, 0, sizeof *out);
         if (!json_is_object(t)) {
-            err_add(p->errs, &el, "must be an object {\"amplitude\", \"wavelength\"}");
+            err_add(p->errs, &el, "must be an object: a cos, poly or gauss term");
             continue;
         }
         check_unknown(p->errs, t, &el, term_keys);
-        if (get_real(p->errs, t, "amplitude", &el, REAL_NONNEG, &m->terms[i].amplitude) < 0) {
-            loc_key(&al, &el, "amplitude");
-            err_add(p->errs, &al, "is required");
+        kind = TB_TERM_COS;
+        if (get_enum(p->errs, t, "type", &el, term_type_names, &kind) == 0)
+            continue; /* without a type, its members cannot be judged */
+        out->kind = (enum tb_term_kind)kind;
+        loc_key(&kl, &el, "type");
+        if (p->family == TB_MULTIPLICATIVE && kind == TB_TERM_POLY)
+            err_add(p->errs, &kl,
+                    "must be \"cos\" or \"gauss\" for the multiplicative family (x^2 times a "
+                    "polynomial is a polynomial: use the additive family)");
+        for (k = 0; term_keys[k]; k++) {
+            const char *key = term_keys[k];
+            struct loc ul;
+            if (strcmp(key, "type") == 0 || !json_object_get(t, key) || in_list(key, used[kind]) >= 0)
+                continue;
+            loc_key(&ul, &el, key);
+            err_add(p->errs, &ul, "not used by a %s term", term_type_names[kind]);
         }
-        if (get_real(p->errs, t, "wavelength", &el, REAL_POS, &m->terms[i].wavelength) < 0) {
-            loc_key(&al, &el, "wavelength");
-            err_add(p->errs, &al, "is required");
-        }
+        if (kind == TB_TERM_COS)
+            parse_cos_term(p, t, &el, out);
+        else if (kind == TB_TERM_POLY)
+            parse_poly_term(p, t, &el, out);
+        else
+            parse_gauss_term(p, t, &el, out);
     }
-    m->n_terms = (int)n;
+    m->n_terms = (int)(n < TB_MAX_TERMS ? n : TB_MAX_TERMS);
+}
+
+/* A multiplicative gauss term is 1-D only (tb_spec_check): the error is at
+ * model.dim. */
+static void check_terms_dim(struct parse *p, const struct loc *ml)
+{
+    const struct tb_model *m = &p->out->core.model;
+    struct loc l;
+
+    if (p->family == TB_MULTIPLICATIVE && p->dim_ok && p->dim != 1 && m->n_terms >= 1 &&
+        m->terms[0].kind == TB_TERM_GAUSS) {
+        loc_key(&l, ml, "dim");
+        err_add(p->errs, &l,
+                "must be 1 with a multiplicative gauss term (its convexity check is 1-D)");
+    }
 }
 
 static void parse_model(struct parse *p, const json_t *root)
@@ -518,7 +633,7 @@ static void parse_model(struct parse *p, const json_t *root)
         m->n_terms = 0;
         return;
     }
-    if (p->family == TB_ADDITIVE && terms) {
+    if (terms) {
         if (has_amp)
             err_add(p->errs, &al,
                     "cannot be combined with model.terms: give amplitude and wavelength, "
@@ -527,27 +642,24 @@ static void parse_model(struct parse *p, const json_t *root)
             err_add(p->errs, &wl,
                     "cannot be combined with model.terms: give amplitude and wavelength, "
                     "or terms");
-        parse_terms(p, terms, &tl);
+        parse_terms(p, terms, &tl); /* family unknown: still checks their shape */
+        check_terms_dim(p, &ml);
         return;
     }
-    if (terms && p->family == TB_MULTIPLICATIVE)
-        err_add(p->errs, &tl,
-                "not used by the multiplicative family (only the additive family takes terms)");
-    else if (terms)
-        parse_terms(p, terms, &tl); /* family unknown: still check its shape */
 
     r = get_real(p->errs, model, "amplitude", &ml, REAL_NONNEG, &amp);
     if (r < 0 && p->family == TB_MULTIPLICATIVE)
-        err_add(p->errs, &al, "is required for the multiplicative family");
+        err_add(p->errs, &al, "is required for the multiplicative family (or give model.terms)");
     else if (r < 0 && p->family == TB_ADDITIVE)
         err_add(p->errs, &al, "is required for the additive family (or give model.terms)");
     r = get_real(p->errs, model, "wavelength", &ml, REAL_POS, &lam);
     if (r < 0 && p->family == TB_MULTIPLICATIVE)
-        err_add(p->errs, &wl, "is required for the multiplicative family");
+        err_add(p->errs, &wl, "is required for the multiplicative family (or give model.terms)");
     else if (r < 0 && p->family == TB_ADDITIVE)
         err_add(p->errs, &wl, "is required for the additive family (or give model.terms)");
     if (p->family == TB_ADDITIVE || p->family == TB_MULTIPLICATIVE) {
         m->n_terms = 1;
+        memset(&m->terms[0], 0, sizeof m->terms[0]);
         m->terms[0].amplitude = amp;
         m->terms[0].wavelength = lam;
     }
@@ -949,6 +1061,39 @@ static int push(json_t *arr, json_t *val)
     return json_array_append_new(arr, val) != 0;
 }
 
+/* One term of the canonical spec: "type" first, then its members in the
+ * order of the spec rules. */
+static json_t *term_json(const struct tb_term *t)
+{
+    json_t *o = json_object(), *cf;
+    int bad = 0, j;
+
+    bad |= put(o, "type", json_string(term_type_names[t->kind]));
+    switch (t->kind) {
+    case TB_TERM_COS:
+        bad |= put(o, "amplitude", jnum(t->amplitude));
+        bad |= put(o, "wavelength", jnum(t->wavelength));
+        break;
+    case TB_TERM_POLY:
+        cf = json_array();
+        for (j = 0; j <= t->degree; j++)
+            bad |= push(cf, jnum(t->coef[j]));
+        bad |= put(o, "coefficients", cf);
+        bad |= put(o, "scale", jnum(t->scale));
+        break;
+    case TB_TERM_GAUSS:
+        bad |= put(o, "amplitude", jnum(t->amplitude));
+        bad |= put(o, "width", jnum(t->width));
+        bad |= put(o, "centre", jnum(t->centre));
+        break;
+    }
+    if (bad) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
 json_t *codec_spec_to_json(const struct codec_spec *s)
 {
     const struct tb_spec *c = &s->core;
@@ -960,17 +1105,13 @@ json_t *codec_spec_to_json(const struct codec_spec *s)
         bad |= put(o, "name", json_string(s->name));
     bad |= put(model, "family", json_string(family_names[m->family]));
     bad |= put(model, "dim", json_integer(m->dim));
-    if (m->family == TB_MULTIPLICATIVE || (m->family == TB_ADDITIVE && m->n_terms == 1)) {
+    if (m->family != TB_QUADRATIC && m->n_terms == 1 && m->terms[0].kind == TB_TERM_COS) {
         bad |= put(model, "amplitude", jnum(m->terms[0].amplitude));
         bad |= put(model, "wavelength", jnum(m->terms[0].wavelength));
-    } else if (m->family == TB_ADDITIVE) {
+    } else if (m->family != TB_QUADRATIC) {
         json_t *terms = json_array();
-        for (i = 0; i < m->n_terms; i++) {
-            json_t *t = json_object();
-            bad |= put(t, "amplitude", jnum(m->terms[i].amplitude));
-            bad |= put(t, "wavelength", jnum(m->terms[i].wavelength));
-            bad |= push(terms, t);
-        }
+        for (i = 0; i < m->n_terms; i++)
+            bad |= push(terms, term_json(&m->terms[i]));
         bad |= put(model, "terms", terms);
     }
     bad |= put(o, "model", model);

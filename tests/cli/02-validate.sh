@@ -31,6 +31,14 @@ jq -e '.divergence.threshold == 400000000 and .x0 == 0.25 and .model.dim == 4' o
 echo '{"model":{"family":"additive","amplitude":0.2,"wavelength":0.1},"divergence":{"criterion":"loss_sum"}}' |
     "$TB_BIN" validate - | jq -e '.divergence.threshold == 1e16' > /dev/null
 
+# terms: every one echoed with its type (several cosines too), one cosine as amplitude/wavelength
+echo '{"model":{"family":"additive","terms":[{"amplitude":0.2,"wavelength":0.1},{"amplitude":0.05,"wavelength":0.37}]}}' |
+    "$TB_BIN" validate - | jq -e '.model.terms == [{"type":"cos","amplitude":0.2,"wavelength":0.1},{"type":"cos","amplitude":0.05,"wavelength":0.37}]' > /dev/null
+echo '{"model":{"family":"additive","terms":[{"type":"cos","amplitude":0.2,"wavelength":0.1}]}}' |
+    "$TB_BIN" validate - | jq -e '.model == {"family":"additive","dim":1,"amplitude":0.2,"wavelength":0.1}' > /dev/null
+echo '{"model":{"family":"additive","terms":[{"type":"gauss","amplitude":-1,"width":2}]}}' |
+    "$TB_BIN" validate - | jq -e '.model.terms == [{"type":"gauss","amplitude":-1,"width":2,"centre":0}]' > /dev/null
+
 # validate never runs a sweep: even the largest allowed grid answers at once
 echo '{"model":{"family":"quadratic"},"steps":1,"lr":{"levels":32}}' | "$TB_BIN" validate - |
     jq -e '.lr.levels == 32' > /dev/null

@@ -22,7 +22,7 @@ bad '{}' 'trainbound: model: is required'
 bad '[]' 'trainbound: the spec must be a JSON object'
 bad '{"model":{}}' 'trainbound: model.family: is required: "quadratic", "additive" or "multiplicative"'
 bad '{"model":{"family":"cubic"}}' 'trainbound: model.family: must be one of "quadratic", "additive" or "multiplicative"'
-bad '{"model":{"family":"multiplicative","amplitude":0.2}}' 'trainbound: model.wavelength: is required for the multiplicative family'
+bad '{"model":{"family":"multiplicative","amplitude":0.2}}' 'trainbound: model.wavelength: is required for the multiplicative family (or give model.terms)'
 bad '{"model":{"family":"quadratic","amplitude":0.2}}' 'trainbound: model.amplitude: not used by the quadratic family'
 bad '{"model":{"family":"quadratic","terms":[{"amplitude":1,"wavelength":1}]}}' 'trainbound: model.terms: not used by the quadratic family'
 bad '{"model":{"family":"additive","amplitude":0.1,"terms":[{"amplitude":1,"wavelength":1}]}}' 'trainbound: model.amplitude: cannot be combined with model.terms: give amplitude and wavelength, or terms'
@@ -60,7 +60,7 @@ rc=0; "$TB_BIN" run spec.json > out 2> err || rc=$?
 [ "$(wc -l < err)" -eq 5 ] || { cat err; exit 1; }
 grep -qxF 'trainbound: bogus: unknown field' err
 grep -qxF 'trainbound: model.amplitude: must be a finite number >= 0' err
-grep -qxF 'trainbound: model.wavelength: is required for the multiplicative family' err
+grep -qxF 'trainbound: model.wavelength: is required for the multiplicative family (or give model.terms)' err
 grep -qxF 'trainbound: steps: must be an integer in 1..1000000' err
 grep -qxF 'trainbound: lr.levels: must be an integer in 0..32' err
 

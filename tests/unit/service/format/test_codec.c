@@ -291,9 +291,9 @@ static const struct bad_case bad_cases[] = {
     {"{\"model\":{\"family\":\"quadratic\",\"terms\":[{\"amplitude\":0.1,\"wavelength\":1}]}}",
      "model.terms", "not used by the quadratic family"},
     {"{\"model\":{\"family\":\"multiplicative\",\"wavelength\":0.1}}", "model.amplitude",
-     "is required for the multiplicative family"},
+     "is required for the multiplicative family (or give model.terms)"},
     {"{\"model\":{\"family\":\"multiplicative\",\"amplitude\":0.1}}", "model.wavelength",
-     "is required for the multiplicative family"},
+     "is required for the multiplicative family (or give model.terms)"},
     {"{\"model\":{\"family\":\"multiplicative\",\"amplitude\":0.2,\"wavelength\":0}}",
      "model.wavelength", "must be a finite number > 0"},
     {"{\"model\":{\"family\":\"multiplicative\",\"amplitude\":-0.5,\"wavelength\":1}}",
@@ -302,7 +302,8 @@ static const struct bad_case bad_cases[] = {
      "model.amplitude", "must be a finite number >= 0"},
     {"{\"model\":{\"family\":\"multiplicative\",\"amplitude\":0.2,\"wavelength\":1,"
      "\"terms\":[{\"amplitude\":0.1,\"wavelength\":1}]}}",
-     "model.terms", "not used by the multiplicative family (only the additive family takes terms)"},
+     "model.amplitude",
+     "cannot be combined with model.terms: give amplitude and wavelength, or terms"},
     {"{\"model\":{\"family\":\"additive\",\"wavelength\":0.1}}", "model.amplitude",
      "is required for the additive family (or give model.terms)"},
     {"{\"model\":{\"family\":\"additive\",\"amplitude\":0.1}}", "model.wavelength",
@@ -316,11 +317,11 @@ static const struct bad_case bad_cases[] = {
      "model.wavelength",
      "cannot be combined with model.terms: give amplitude and wavelength, or terms"},
     {"{\"model\":{\"family\":\"additive\",\"terms\":[]}}", "model.terms",
-     "must be a list of 1..16 objects {\"amplitude\", \"wavelength\"}"},
+     "must be a list of 1..16 term objects (type cos, poly or gauss)"},
     {"{\"model\":{\"family\":\"additive\",\"terms\":{\"amplitude\":1}}}", "model.terms",
-     "must be a list of 1..16 objects {\"amplitude\", \"wavelength\"}"},
+     "must be a list of 1..16 term objects (type cos, poly or gauss)"},
     {"{\"model\":{\"family\":\"additive\",\"terms\":[3]}}", "model.terms[0]",
-     "must be an object {\"amplitude\", \"wavelength\"}"},
+     "must be an object: a cos, poly or gauss term"},
     {"{\"model\":{\"family\":\"additive\",\"terms\":[{\"amplitude\":0.1,\"wavelength\":1},"
      "{\"amplitude\":0.1}]}}",
      "model.terms[1].wavelength", "is required"},
@@ -331,6 +332,57 @@ static const struct bad_case bad_cases[] = {
     {"{\"model\":{\"family\":\"additive\",\"terms\":[{\"amplitude\":0.1,\"wavelength\":1,"
      "\"phase\":0}]}}",
      "model.terms[0].phase", "unknown field"},
+    /* typed terms (issue 16) */
+    {"{\"model\":{\"family\":\"additive\",\"terms\":[{\"type\":\"sin\"}]}}",
+     "model.terms[0].type", "must be one of \"cos\", \"poly\" or \"gauss\""},
+    {"{\"model\":{\"family\":\"additive\",\"terms\":[{\"type\":null}]}}",
+     "model.terms[0].type", "must be one of \"cos\", \"poly\" or \"gauss\""},
+    {"{\"model\":{\"family\":\"additive\",\"terms\":[{\"type\":\"cos\",\"amplitude\":0.1,"
+     "\"wavelength\":1,\"width\":2}]}}",
+     "model.terms[0].width", "not used by a cos term"},
+    {"{\"model\":{\"family\":\"additive\",\"terms\":[{\"type\":\"gauss\",\"amplitude\":0.1}]}}",
+     "model.terms[0].width", "is required"},
+    {"{\"model\":{\"family\":\"additive\",\"terms\":[{\"type\":\"gauss\",\"width\":1}]}}",
+     "model.terms[0].amplitude", "is required"},
+    {"{\"model\":{\"family\":\"additive\",\"terms\":[{\"type\":\"gauss\",\"amplitude\":0.1,"
+     "\"width\":0}]}}",
+     "model.terms[0].width", "must be a finite number > 0"},
+    {"{\"model\":{\"family\":\"additive\",\"terms\":[{\"type\":\"gauss\",\"amplitude\":\"a\","
+     "\"width\":1}]}}",
+     "model.terms[0].amplitude", "must be a finite number"},
+    {"{\"model\":{\"family\":\"additive\",\"terms\":[{\"type\":\"gauss\",\"amplitude\":0.1,"
+     "\"width\":1,\"centre\":[]}]}}",
+     "model.terms[0].centre", "must be a finite number"},
+    {"{\"model\":{\"family\":\"additive\",\"terms\":[{\"type\":\"gauss\",\"amplitude\":0.1,"
+     "\"width\":1,\"wavelength\":1}]}}",
+     "model.terms[0].wavelength", "not used by a gauss term"},
+    {"{\"model\":{\"family\":\"additive\",\"terms\":[{\"type\":\"poly\"}]}}",
+     "model.terms[0].coefficients", "is required: a list of 1..9 numbers c_j of sum c_j (x/scale)^j"},
+    {"{\"model\":{\"family\":\"additive\",\"terms\":[{\"type\":\"poly\",\"coefficients\":[]}]}}",
+     "model.terms[0].coefficients", "must be a list of 1..9 finite numbers (degree at most 8)"},
+    {"{\"model\":{\"family\":\"additive\",\"terms\":[{\"type\":\"poly\","
+     "\"coefficients\":[0,1,2,3,4,5,6,7,8,9]}]}}",
+     "model.terms[0].coefficients", "must be a list of 1..9 finite numbers (degree at most 8)"},
+    {"{\"model\":{\"family\":\"additive\",\"terms\":[{\"type\":\"poly\","
+     "\"coefficients\":[0,true]}]}}",
+     "model.terms[0].coefficients[1]", "must be a finite number"},
+    {"{\"model\":{\"family\":\"additive\",\"terms\":[{\"type\":\"poly\","
+     "\"coefficients\":[1],\"scale\":-2}]}}",
+     "model.terms[0].scale", "must be a finite number > 0"},
+    {"{\"model\":{\"family\":\"additive\",\"terms\":[{\"type\":\"poly\","
+     "\"coefficients\":[1],\"amplitude\":2}]}}",
+     "model.terms[0].amplitude", "not used by a poly term"},
+    {"{\"model\":{\"family\":\"multiplicative\",\"terms\":[{\"type\":\"poly\","
+     "\"coefficients\":[1]}]}}",
+     "model.terms[0].type",
+     "must be \"cos\" or \"gauss\" for the multiplicative family (x^2 times a polynomial is a "
+     "polynomial: use the additive family)"},
+    {"{\"model\":{\"family\":\"multiplicative\",\"terms\":[{\"amplitude\":0.1,\"wavelength\":1},"
+     "{\"amplitude\":0.1,\"wavelength\":1}]}}",
+     "model.terms", "must hold exactly one term for the multiplicative family"},
+    {"{\"model\":{\"family\":\"multiplicative\",\"dim\":2,\"terms\":[{\"type\":\"gauss\","
+     "\"amplitude\":0.1,\"width\":1}]}}",
+     "model.dim", "must be 1 with a multiplicative gauss term (its convexity check is 1-D)"},
     /* x0 */
     {Q ",\"x0\":\"1\"}", "x0", "must be a finite number or an array of model.dim finite numbers"},
     {Q ",\"x0\":null}", "x0", "must be a finite number or an array of model.dim finite numbers"},
@@ -437,6 +489,20 @@ START_TEST(test_error_pointer)
     ck_assert_str_eq(e.e[0].pointer, "/model/terms/1/amplitude");
     ck_assert_int_eq(parse("{}", &s, &e), CODEC_EINVALID);
     ck_assert_str_eq(e.e[0].pointer, "/model");
+    ck_assert_int_eq(parse("{\"model\":{\"family\":\"additive\",\"terms\":[{\"type\":\"poly\","
+                           "\"coefficients\":[1]},{\"type\":\"gauss\",\"amplitude\":1,"
+                           "\"width\":-1},{\"type\":\"poly\",\"coefficients\":[0,1e999]}]}}",
+                           &s, &e),
+                     CODEC_EJSON); /* 1e999 does not lex */
+    ck_assert_int_eq(parse("{\"model\":{\"family\":\"additive\",\"terms\":[{\"type\":\"poly\","
+                           "\"coefficients\":[1]},{\"type\":\"gauss\",\"amplitude\":1,"
+                           "\"width\":-1},{\"type\":\"poly\",\"coefficients\":[0,\"x\"]}]}}",
+                           &s, &e),
+                     CODEC_EINVALID);
+    ck_assert_int_eq(e.n, 2);
+    ck_assert_str_eq(e.e[0].pointer, "/model/terms/1/width");
+    ck_assert_str_eq(e.e[0].message, "must be a finite number > 0");
+    ck_assert_str_eq(e.e[1].pointer, "/model/terms/2/coefficients/1");
 }
 END_TEST
 
@@ -454,7 +520,8 @@ START_TEST(test_all_errors_collected)
     ck_assert_int_eq(e.truncated, 0);
     ck_assert(has_error(&e, "bogus", "unknown field"));
     ck_assert(has_error(&e, "model.amplitude", "must be a finite number >= 0"));
-    ck_assert(has_error(&e, "model.wavelength", "is required for the multiplicative family"));
+    ck_assert(has_error(&e, "model.wavelength",
+                        "is required for the multiplicative family (or give model.terms)"));
     ck_assert(has_error(&e, "steps", "must be an integer in 1..1000000"));
     ck_assert(has_error(&e, "lr.levels", "must be an integer in 0..32"));
     ck_assert(
@@ -490,8 +557,7 @@ START_TEST(test_too_many_terms_and_long_name)
         strcat(text, i ? ",{\"amplitude\":0.1,\"wavelength\":1}"
                        : "{\"amplitude\":0.1,\"wavelength\":1}");
     strcat(text, "]}}");
-    expect_error(text, "model.terms",
-                 "must be a list of 1..16 objects {\"amplitude\", \"wavelength\"}");
+    expect_error(text, "model.terms", "must be a list of 1..16 term objects (type cos, poly or gauss)");
 
     /* 16 terms are fine */
     strcpy(text, "{\"model\":{\"family\":\"additive\",\"terms\":[");
@@ -835,6 +901,25 @@ START_TEST(test_canonical_text)
                         "\"min_level\":0,\"max_level\":20,\"min_levels\":3},\"precision\":"
                         "\"fast\",\"replicates\":1,\"optimizer\":{\"name\":\"gd\"},\"output\":{\"max_flips\":10000}}");
     free(c);
+    /* Terms: "type" first, every member of the type with its default. */
+    c = canonical_of("{\"model\":{\"family\":\"additive\",\"terms\":[{\"width\":0.5,"
+                     "\"amplitude\":-0.25,\"type\":\"gauss\"},{\"type\":\"poly\","
+                     "\"coefficients\":[0,0,1,-0.5]},{\"wavelength\":1,\"amplitude\":0.01}]}}");
+    ck_assert_str_eq(c, "{\"model\":{\"family\":\"additive\",\"dim\":1,\"terms\":[{\"type\":"
+                        "\"gauss\",\"amplitude\":-0.25,\"width\":0.5,\"centre\":0.0},{\"type\":"
+                        "\"poly\",\"coefficients\":[0.0,0.0,1.0,-0.5],\"scale\":1.0},{\"type\":"
+                        "\"cos\",\"amplitude\":0.01,\"wavelength\":1.0}]},\"x0\":1.0,\"steps\":1000,"
+                        "\"divergence\":{\"criterion\":\"max_loss\",\"threshold\":1e8,\"nan\":"
+                        "\"divergent\"},\"lr\":{\"min\":0.0,\"max\":1.5,\"levels\":20},\"fit\":{"
+                        "\"min_level\":0,\"max_level\":20,\"min_levels\":3},\"precision\":"
+                        "\"fast\",\"replicates\":1,\"optimizer\":{\"name\":\"gd\"},\"output\":{\"max_flips\":10000}}");
+    free(c);
+    c = canonical_of("{\"model\":{\"family\":\"multiplicative\",\"terms\":[{\"type\":\"gauss\","
+                     "\"amplitude\":1,\"width\":2,\"centre\":-1}]},\"lr\":{\"levels\":4}}");
+    ck_assert_ptr_nonnull(strstr(c, "{\"model\":{\"family\":\"multiplicative\",\"dim\":1,"
+                                    "\"terms\":[{\"type\":\"gauss\",\"amplitude\":1.0,"
+                                    "\"width\":2.0,\"centre\":-1.0}]},\"x0\""));
+    free(c);
 }
 END_TEST
 
@@ -846,6 +931,26 @@ START_TEST(test_canonical_same_meaning)
     a = canonical_of("{\"model\":{\"family\":\"additive\",\"amplitude\":0.2,\"wavelength\":0.1}}");
     b = canonical_of("{\"model\":{\"family\":\"additive\",\"terms\":[{\"wavelength\":0.1,"
                      "\"amplitude\":0.2}]},\"x0\":[1]}");
+    ck_assert_str_eq(a, b);
+    free(b);
+    /* ... and so is one typed cos term, for either family */
+    b = canonical_of("{\"model\":{\"family\":\"additive\",\"terms\":[{\"type\":\"cos\","
+                     "\"wavelength\":0.1,\"amplitude\":0.2}]}}");
+    ck_assert_str_eq(a, b);
+    free(a);
+    free(b);
+    a = canonical_of(M "}");
+    b = canonical_of("{\"model\":{\"family\":\"multiplicative\",\"terms\":[{\"type\":\"cos\","
+                     "\"amplitude\":0.2,\"wavelength\":0.1}]}}");
+    ck_assert_str_eq(a, b);
+    free(a);
+    free(b);
+    /* several cosines, with "type" or without */
+    a = canonical_of("{\"model\":{\"family\":\"additive\",\"terms\":[{\"amplitude\":0.2,"
+                     "\"wavelength\":0.1},{\"amplitude\":0.05,\"wavelength\":0.37}]}}");
+    b = canonical_of("{\"model\":{\"family\":\"additive\",\"terms\":[{\"type\":\"cos\","
+                     "\"amplitude\":0.2,\"wavelength\":0.1},{\"amplitude\":0.05,\"type\":\"cos\","
+                     "\"wavelength\":0.37}]}}");
     ck_assert_str_eq(a, b);
     free(a);
     free(b);
@@ -875,6 +980,9 @@ START_TEST(test_canonical_round_trip)
         "\"fit\":{\"min_level\":1,\"max_level\":2,\"min_levels\":33},\"output\":{\"max_flips\":0}}",
         "{\"model\":{\"family\":\"quadratic\",\"dim\":4},\"x0\":[1,1,1,-1],\"steps\":1,"
         "\"divergence\":{\"criterion\":\"loss_sum\"}}",
+        "{\"model\":{\"family\":\"additive\",\"dim\":2,\"terms\":[{\"type\":\"poly\","
+        "\"coefficients\":[1e-300,-0.0,3,0,0,0,0,0,5e-324],\"scale\":0.1},{\"type\":\"gauss\","
+        "\"amplitude\":-3,\"width\":1e-3,\"centre\":0.30000000000000004}]}}",
     };
     size_t i;
 
@@ -995,6 +1103,81 @@ static void check_engine(const json_t *result, const char *precision, const char
     ck_assert_str_eq(json_string_value(json_object_get(e, "precision")), precision);
     ck_assert_str_eq(json_string_value(json_object_get(e, "isa")), isa);
 }
+
+/* Issue 16: typed cos terms are the paper's models, label for label and
+ * engine for engine (fast or reference); a poly or gauss term runs on the
+ * reference path, which the engine says, with the roughness of its terms. */
+START_TEST(test_result_terms)
+{
+    static const char *const pairs[][2] = {
+        {M ",\"lr\":{\"levels\":10}}",
+         "{\"model\":{\"family\":\"multiplicative\",\"terms\":[{\"type\":\"cos\","
+         "\"amplitude\":0.2,\"wavelength\":0.1}]},\"lr\":{\"levels\":10}}"},
+        {"{\"model\":{\"family\":\"additive\",\"terms\":[{\"amplitude\":0.2,\"wavelength\":0.1},"
+         "{\"amplitude\":0.05,\"wavelength\":0.37}]},\"lr\":{\"levels\":10},"
+         "\"precision\":\"reference\"}",
+         "{\"model\":{\"family\":\"additive\",\"terms\":[{\"type\":\"cos\",\"amplitude\":0.2,"
+         "\"wavelength\":0.1},{\"type\":\"cos\",\"amplitude\":0.05,\"wavelength\":0.37}]},"
+         "\"lr\":{\"levels\":10},\"precision\":\"reference\"}"},
+    };
+    struct codec_spec s, t;
+    uint64_t *a, *b, n;
+    char *res;
+    json_t *j, *r;
+    size_t i;
+
+    for (i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
+        s = parse_ok(pairs[i][0]);
+        t = parse_ok(pairs[i][1]);
+        ck_assert(memcmp(&s.core.model, &t.core.model, sizeof s.core.model) == 0);
+        ck_assert_int_eq(tb_engine_precision(&s.core), tb_engine_precision(&t.core));
+        n = tb_grid_points(&s.core);
+        a = sweep_all(&s);
+        b = sweep_all(&t);
+        ck_assert(memcmp(a, b, tb_label_words(n) * sizeof *a) == 0);
+        free(a);
+        free(b);
+        codec_spec_free(&s);
+        codec_spec_free(&t);
+    }
+
+    /* x^2 + 0.1 exp(-x^2 / (2 0.3^2)): a/w^2 = 1.11 <= 2, convex; fast asked */
+    s = parse_ok("{\"model\":{\"family\":\"additive\",\"terms\":[{\"type\":\"gauss\","
+                 "\"amplitude\":0.1,\"width\":0.3}]},\"lr\":{\"levels\":10}}");
+    ck_assert_int_eq(s.core.precision, TB_PRECISION_FAST);
+    a = sweep_all(&s);
+    res = codec_result_encode(&s, a, 0.0);
+    ck_assert_ptr_nonnull(res);
+    j = load_json(res);
+    check_engine(j, "reference", "libm");
+    r = json_object_get(j, "roughness");
+    ck_assert_double_eq_tol(json_real_value(json_object_get(r, "theta")), 0.1 / 0.09, 1e-15);
+    ck_assert_double_eq(json_real_value(json_object_get(r, "critical")), 2.0);
+    ck_assert(json_is_true(json_object_get(r, "convex")));
+    ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(j, "boundary"),
+                                                        "transitions")),
+                     1);
+    json_decref(j);
+    free(res);
+    free(a);
+    codec_spec_free(&s);
+
+    /* a double well -x^2 + x^4: the deficit 1 - inf f''/2 = 2 > 1 */
+    s = parse_ok("{\"model\":{\"family\":\"additive\",\"terms\":[{\"type\":\"poly\","
+                 "\"coefficients\":[0,0,-2,0,1]}]},\"lr\":{\"levels\":6}}");
+    a = sweep_all(&s);
+    res = codec_result_encode(&s, a, 0.0);
+    j = load_json(res);
+    r = json_object_get(j, "roughness");
+    ck_assert_double_eq_tol(json_real_value(json_object_get(r, "theta")), 2.0, 1e-12);
+    ck_assert_double_eq(json_real_value(json_object_get(r, "critical")), 1.0);
+    ck_assert(json_is_false(json_object_get(r, "convex")));
+    json_decref(j);
+    free(res);
+    free(a);
+    codec_spec_free(&s);
+}
+END_TEST
 
 START_TEST(test_result_layout)
 {
@@ -1230,6 +1413,7 @@ static Suite *codec_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_result_quadratic);
     tcase_add_test(tc, test_result_layout);
+    tcase_add_test(tc, test_result_terms);
     tcase_add_test(tc, test_fit_warnings);
     tcase_add_test(tc, test_result_multiplicative);
     tcase_add_test(tc, test_result_flips_truncated);
