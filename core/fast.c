@@ -91,8 +91,9 @@ struct fast_args {
     int lean;           /* 1-D lean mode (see fast_kernel.h), with its bounds on x^2: */
     double lean_xc;     /* at most this: f cannot pass the threshold, phase in range */
     double lean_xd;     /* over this: f surely passes the threshold */
-    enum tb_opt_kind opt; /* GD, or (lean 1-D only) momentum / Nesterov */
+    enum tb_opt_kind opt; /* GD, or (lean 1-D only) momentum / Nesterov / Adam */
     double beta;
+    double beta1, beta2, adam_eps; /* Adam */
     int proofs;         /* 1: runs may end early on a proof (fast_proved_bounded) */
     double proof_r;     /* additive, quadratic: the largest invariant radius that is bounded */
     int n_radii;        /* multiplicative proofs: the ladder of fast_radius_setup() */
@@ -217,29 +218,35 @@ FAST_TARGET_AVX512
 #define FK_W 8
 #define FK_NAME(x) x##_avx512
 #define FK_ANY(m) ((int)_mm512_test_epi64_mask((__m512i)(m), (__m512i)(m)))
+#define FK_SQRT(x) ((vd_avx512)_mm512_sqrt_pd((__m512d)(x)))
 #include "fast_kernel.h"
 #undef FK_W
 #undef FK_NAME
 #undef FK_ANY
+#undef FK_SQRT
 FAST_TARGET_END
 
 FAST_TARGET_AVX2
 #define FK_W 4
 #define FK_NAME(x) x##_avx2
 #define FK_ANY(m) _mm256_movemask_pd((__m256d)(m))
+#define FK_SQRT(x) ((vd_avx2)_mm256_sqrt_pd((__m256d)(x)))
 #include "fast_kernel.h"
 #undef FK_W
 #undef FK_NAME
 #undef FK_ANY
+#undef FK_SQRT
 FAST_TARGET_END
 
 #define FK_W 2
 #define FK_NAME(x) x##_sse2
 #define FK_ANY(m) _mm_movemask_pd((__m128d)(m))
+#define FK_SQRT(x) ((vd_sse2)_mm_sqrt_pd((__m128d)(x)))
 #include "fast_kernel.h"
 #undef FK_W
 #undef FK_NAME
 #undef FK_ANY
+#undef FK_SQRT
 
 /* TRAINBOUND_PROOFS=off runs every lean run to its end, proofs or not
  * (benchmarks of the kernel itself, and the tests that compare the two);
@@ -271,8 +278,8 @@ static int fast_lean_ok(const struct tb_spec *sp)
     return 1;
 }
 
-/* Plain GD everywhere; momentum and Nesterov in lean mode (loop_1d_mom);
- * Adam not yet. */
+/* Plain GD everywhere; momentum and Nesterov (loop_1d_mom) and Adam
+ * (loop_1d_adam) in lean mode. */
 int tb_fast_covers(const struct tb_spec *spec)
 {
     if (!tb_model_cos_only(&spec->model))
@@ -282,6 +289,7 @@ int tb_fast_covers(const struct tb_spec *spec)
         return 1;
     case TB_OPT_MOMENTUM:
     case TB_OPT_NESTEROV:
+    case TB_OPT_ADAM:
         return fast_lean_ok(spec);
     default:
         return 0;
@@ -410,6 +418,9 @@ int tb__fast_sweep_tile(const struct tb_spec *spec, uint64_t begin, uint64_t cou
     }
     a.opt = spec->opt.kind;
     a.beta = spec->opt.beta;
+    a.beta1 = spec->opt.beta1;
+    a.beta2 = spec->opt.beta2;
+    a.adam_eps = spec->opt.eps;
     a.steps = spec->steps;
     a.criterion = spec->criterion;
     a.threshold = spec->threshold;

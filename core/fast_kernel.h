@@ -2,7 +2,8 @@
  * fast_kernel.h - the SIMD lane engine, written once and instantiated per
  * ISA by fast.c (AVX-512, AVX2+FMA, SSE2) under `#pragma GCC target`.
  * Included only by fast.c, with FK_W (doubles per vector), FK_NAME(x)
- * (name suffix) and FK_ANY(mask) (a bit per lane of a mask) defined.
+ * (name suffix), FK_ANY(mask) (a bit per lane of a mask) and FK_SQRT(v)
+ * (the ISA's vector square root, correctly rounded) defined.
  * Runs on the caller's thread; reentrant.
  *
  * Each lane is one learning rate. Several vectors (nu) are stepped
@@ -45,6 +46,9 @@ typedef long long FK_VL __attribute__((vector_size(FK_W * 8), aligned(FK_W * 8))
 #endif
 #ifndef FK_U_MUL
 #define FK_U_MUL 5
+#endif
+#ifndef FK_U_ADAM
+#define FK_U_ADAM 4
 #endif
 #define FK_L (FK_W * FK_UMAX)
 #define FK_AI static inline __attribute__((always_inline))
@@ -350,6 +354,7 @@ FK_AI FK_VL FK_NAME(judge)(const struct fast_args *a, FK_VD f, FK_VD *sum, FK_VL
 struct FK_NAME(vec1) {
     FK_VD x, s, sn, g, dl, sum, pr;
     FK_VD v; /* momentum and Nesterov: the velocity (else unused) */
+    FK_VD m, q, w1, w2; /* Adam: the moments and 1 - beta^t (else unused) */
 };
 
 /*
@@ -411,12 +416,13 @@ static __attribute__((noinline)) void FK_NAME(settle)(const struct fast_args *a,
             v->dl[i] = INFINITY;   /* idle: never at its end, */
             v->sum[i] = -INFINITY; /* and never past a loss sum */
         }
-        v->s[i] = a->family == TB_ADDITIVE && lean ? s * a->grad_scale : s;
+        v->s[i] = a->family == TB_ADDITIVE && lean && a->opt != TB_OPT_ADAM ? s * a->grad_scale : s;
         v->x[i] = a->x0;
         v->sn[i] = a->sn0;
         v->g[i] = a->family == TB_ADDITIVE && lean ? 1.0 - 2.0 * s : a->g0;
         v->pr[i] = lean ? fast_radius(a, s) : 0.0;
         v->v[i] = 0.0;
+        v->m[i] = v->q[i] = v->w1[i] = v->w2[i] = 0.0;
         if (a->opt != TB_OPT_GD && a->family != TB_MULTIPLICATIVE)
             v->g[i] = -2.0 * s; /* loop_1d_mom: v <- beta v + (g p + s sin) */
     }
@@ -553,8 +559,8 @@ FK_AI int FK_NAME(loop_1d)(const struct fast_args *a, uint64_t *out, struct FK_N
             {
                 unsigned bits = (unsigned)FK_ANY(stop[u]);
                 if (bits) {
-                    struct FK_NAME(vec1)
-                        v = {x[u], s[u], sn[u], g[u], dl[u], sum[u], pr[u], (FK_VD){0}};
+                    struct FK_NAME(vec1) v = {.x = x[u], .s = s[u], .sn = sn[u], .g = g[u],
+                                              .dl = dl[u], .sum = sum[u], .pr = pr[u]};
                     FK_NAME(settle)
                     (a, b, out, &v, bits, lean ? 0u : (unsigned)FK_ANY(div[u]), u * FK_W, it, lean);
                     x[u] = v.x;
@@ -662,8 +668,8 @@ FK_AI int FK_NAME(loop_1d_mom)(const struct fast_args *a, uint64_t *out, struct 
             {
                 unsigned bits = (unsigned)FK_ANY(stop[u]);
                 if (bits) {
-                    struct FK_NAME(vec1)
-                        w = {x[u], s[u], sn[u], g[u], dl[u], (FK_VD){0}, (FK_VD){0}, v[u]};
+                    struct FK_NAME(vec1) w = {.x = x[u], .s = s[u], .sn = sn[u], .g = g[u],
+                                              .dl = dl[u], .v = v[u]};
                     FK_NAME(settle)(a, b, out, &w, bits, 0u, u * FK_W, it, 1);
                     x[u] = w.x;
                     s[u] = w.s;
@@ -672,6 +678,136 @@ FK_AI int FK_NAME(loop_1d_mom)(const struct fast_args *a, uint64_t *out, struct 
                     dl[u] = w.dl;
                     v[u] = w.v;
                     p[u] = nest ? x[u] + beta * v[u] : x[u]; /* refills start at x0 */
+                }
+            }
+            next_dl = FK_NAME(min_dl)(nu, dl);
+            if (a->progress && b->finished - last_progress >= 1024) {
+                a->progress(a->progress_user, b->finished);
+                last_progress = b->finished;
+            }
+        }
+        if ((++iter & 255) == 0 && a->cancel &&
+            atomic_load_explicit(a->cancel, memory_order_relaxed))
+            return TB_ECANCELED;
+    }
+    return TB_OK;
+}
+
+/*
+ * The lean 1-D loop under Adam, for one family and nu (tb.h): with
+ * gr = grad f(x), m <- b1 m + (1 - b1) gr, q <- b2 q + (1 - b2) gr^2 and
+ * x <- x - s (m / w1) / (sqrt(q / w2) + eps), w1 = 1 - b1^t, w2 = 1 - b2^t,
+ * from m = q = 0. The loop keeps these scaled by constants that cancel:
+ *  - M = m / (1 - b1), W1 = w1 / (1 - b1), Q = q / (1 - b2) and
+ *    W2 = w2 / (1 - b2): M <- b1 M + gr, Q <- b2 Q + gr^2, W <- b W + 1
+ *    from 0 (one FMA each, Q two), and m / w1 = M / W1, q / w2 = Q / W2.
+ *  - A lane is refilled as soon as its run ends, so the lanes of a vector
+ *    are at different steps t: W1 and W2 are the lane's own, two FMAs off
+ *    the chain through x (a table by t would cost two gathers).
+ *  - Multiplying the step's numerator and denominator by W2 leaves one
+ *    square root and one division:
+ *    x <- x - (s M W2) / (W1 (sqrt(Q W2) + eps W2)); W1 >= 1 and eps > 0
+ *    keep the denominator positive.
+ *  - Additive and quadratic: gr is half the gradient, x - (c1 / 2) sin
+ *    (one FMA; x itself for the quadratic), with eps halved: scaling the
+ *    gradient and eps by 1/2 scales M, sqrt(Q W2), the numerator and the
+ *    denominator by 1/2 exactly, so the step is the same, bit for bit.
+ * sn (and g, multiplicative) hold the sine (2 (1 + eps cos)) at x; s holds
+ * the learning rate. The lean test is loop_1d's; no proofs (they are
+ * GD's). Same book, settle() and refills as loop_1d.
+ */
+FK_AI int FK_NAME(loop_1d_adam)(const struct fast_args *a, uint64_t *out,
+                                struct FK_NAME(book) * b, const enum tb_family fam, const int nu)
+{
+    FK_VD x[FK_UMAX], s[FK_UMAX], sn[FK_UMAX], g[FK_UMAX], dl[FK_UMAX];
+    FK_VD m[FK_UMAX], q[FK_UMAX], w1[FK_UMAX], w2[FK_UMAX];
+    const double k = a->phase_scale, eps = a->eps, eps2 = 2.0 * eps, kpi = k * FAST_ONE_OVER_PI;
+    const double half = fam == TB_MULTIPLICATIVE ? 1.0 : 0.5; /* see above */
+    const double c1 = a->grad_scale * half, ae = a->adam_eps * half;
+    const double b1 = a->beta1, b2 = a->beta2;
+    const double xr = sqrt(a->lean_xc) * (1.0 - 0x1p-40);
+    uint64_t last_progress = 0;
+    double it = 0.0, next_dl;
+    unsigned iter = 0;
+    int u, i;
+
+    b->active = nu * FK_W;
+    FK_EACH(u)
+    {
+        for (i = 0; i < FK_W; i++) {
+            double si;
+            int busy = FK_NAME(take)(a, b, u * FK_W + i, &si);
+            s[u][i] = si;
+            g[u][i] = a->g0;
+            dl[u][i] = busy ? (double)a->steps : INFINITY;
+        }
+        x[u] = (FK_VD){0} + a->x0;
+        sn[u] = (FK_VD){0} + a->sn0;
+        m[u] = q[u] = w1[u] = w2[u] = (FK_VD){0};
+    }
+    next_dl = FK_NAME(min_dl)(nu, dl);
+
+    while (b->active > 0) {
+        FK_VD cs[FK_UMAX], gr[FK_UMAX], itv;
+        FK_VL stop[FK_UMAX], any = (FK_VL){0};
+
+        it += 1.0;
+        itv = (FK_VD){0} + it;
+        if (fam == TB_ADDITIVE)
+            FK_EACH(u) gr[u] = x[u] - c1 * sn[u];
+        else if (fam == TB_MULTIPLICATIVE)
+            FK_EACH(u) gr[u] = x[u] * (g[u] - (c1 * x[u]) * sn[u]);
+        else
+            FK_EACH(u) gr[u] = x[u];
+        FK_EACH(u)
+        {
+            m[u] = b1 * m[u] + gr[u];
+            q[u] = b2 * q[u] + gr[u] * gr[u];
+            w1[u] = b1 * w1[u] + 1.0;
+            w2[u] = b2 * w2[u] + 1.0;
+        }
+        FK_EACH(u)
+        {
+            const FK_VD num = (s[u] * m[u]) * w2[u];
+            const FK_VD den = w1[u] * (FK_SQRT(q[u] * w2[u]) + ae * w2[u]);
+            x[u] = x[u] - num / den;
+        }
+        if (fam == TB_ADDITIVE) {
+            FK_NAME(vsinpi)(nu, x, kpi, sn);
+        } else if (fam == TB_MULTIPLICATIVE) {
+            FK_NAME(vsincospi)(nu, x, kpi, sn, cs);
+            FK_EACH(u) g[u] = 2.0 + eps2 * cs[u];
+        }
+        FK_EACH(u)
+        {
+            stop[u] = ~(FK_NAME(vabs)(x[u]) <= xr);
+            any = any | stop[u];
+        }
+        if (__builtin_expect(it >= next_dl, 0)) {
+            FK_EACH(u)
+            {
+                stop[u] = stop[u] | (dl[u] == itv);
+                any = any | stop[u];
+            }
+        }
+        if (__builtin_expect(FK_ANY(any) != 0, 0)) {
+            FK_EACH(u)
+            {
+                unsigned bits = (unsigned)FK_ANY(stop[u]);
+                if (bits) {
+                    struct FK_NAME(vec1) w = {.x = x[u], .s = s[u], .sn = sn[u], .g = g[u],
+                                              .dl = dl[u], .m = m[u], .q = q[u], .w1 = w1[u],
+                                              .w2 = w2[u]};
+                    FK_NAME(settle)(a, b, out, &w, bits, 0u, u * FK_W, it, 1);
+                    x[u] = w.x;
+                    s[u] = w.s;
+                    sn[u] = w.sn;
+                    g[u] = w.g;
+                    dl[u] = w.dl;
+                    m[u] = w.m;
+                    q[u] = w.q;
+                    w1[u] = w.w1;
+                    w2[u] = w.w2;
                 }
             }
             next_dl = FK_NAME(min_dl)(nu, dl);
@@ -704,7 +840,14 @@ static int FK_NAME(sweep_1d)(const struct fast_args *a, uint64_t *out, uint64_t 
     struct FK_NAME(book) b = {.active = 0};
     int rc;
 
-    if (a->opt != TB_OPT_GD) { /* lean only: tb_fast_covers() */
+    if (a->opt == TB_OPT_ADAM) { /* lean only: tb_fast_covers() */
+        if (a->family == TB_ADDITIVE)
+            rc = FK_NAME(loop_1d_adam)(a, out, &b, TB_ADDITIVE, FK_U_ADAM);
+        else if (a->family == TB_MULTIPLICATIVE)
+            rc = FK_NAME(loop_1d_adam)(a, out, &b, TB_MULTIPLICATIVE, FK_U_ADAM);
+        else
+            rc = FK_NAME(loop_1d_adam)(a, out, &b, TB_QUADRATIC, FK_U_ADAM);
+    } else if (a->opt != TB_OPT_GD) { /* lean only: tb_fast_covers() */
         const int nest = a->opt == TB_OPT_NESTEROV;
         if (a->family == TB_ADDITIVE)
             rc = nest ? FK_NAME(loop_1d_mom)(a, out, &b, TB_ADDITIVE, 1, FK_U_ADD)
@@ -897,6 +1040,7 @@ static int FK_NAME(sweep_nd)(const struct fast_args *a, uint64_t *out, uint64_t 
 #undef FK_U_ND
 #undef FK_U_ADD
 #undef FK_U_MUL
+#undef FK_U_ADAM
 #undef FK_L
 #undef FK_EACH
 #undef FK_AI

@@ -48,9 +48,17 @@ jq '.precision = "reference"' hb.json > hbr.json
 "$TB_BIN" run --quiet hbr.json > hbr.out
 jq -e '.engine == {"precision":"reference","isa":"libm"}' hbr.out > /dev/null
 [ "$(jq -c .boundary hb.out)" = "$(jq -c .boundary hbr.out)" ]
-# Adam, and a criterion without a lean loop, have no fast kernel yet: the engine says so
-jq '.optimizer = {"name":"adam"}' hb.json > adam.json
-"$TB_BIN" run --quiet adam.json | jq -e '.engine == {"precision":"reference","isa":"libm"}' > /dev/null
+# Adam runs on the fast path too; its edge on x^2 from x0 = 1 with
+# max_loss 1e2: the first step is about s long, so |x| passes 10 near s = 11
+echo '{"model":{"family":"quadratic"},"lr":{"min":0,"max":30,"levels":12},"divergence":{"threshold":100},"optimizer":{"name":"adam"}}' > adam.json
+"$TB_BIN" run --quiet adam.json > adam.out
+jq -e '.engine.precision == "fast" and .boundary.transitions == 1
+       and (.boundary.first_divergent_lr - 11 | fabs) < 0.05' adam.out > /dev/null ||
+    { echo "adam edge: $(jq -c '[.engine, .boundary]' adam.out)"; exit 1; }
+jq '.precision = "reference"' adam.json > adamr.json
+"$TB_BIN" run --quiet adamr.json > adamr.out
+[ "$(jq -c .boundary adam.out)" = "$(jq -c .boundary adamr.out)" ]
+# a criterion without a lean loop has no fast kernel: the engine says so
 jq '.divergence = {"criterion":"loss_sum"}' hb.json > ls.json
 "$TB_BIN" run --quiet ls.json | jq -e '.engine.precision == "reference"' > /dev/null
 jq -e '(pow(1e8; 1/2000)) as $r | ((1 + $r) * ($r + 0.5) / (2 * $r)) as $want

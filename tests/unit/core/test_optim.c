@@ -231,8 +231,8 @@ START_TEST(ranges)
     ck_assert_int_eq(tb_spec_check(&s), TB_EINVAL);
     s.opt.kind = (enum tb_opt_kind)7;
     ck_assert_int_eq(tb_spec_check(&s), TB_EINVAL);
-    /* the fast path: plain GD; momentum and Nesterov on the lean criterion;
-     * not Adam yet */
+    /* the fast path: plain GD; momentum, Nesterov and Adam on the lean
+     * criterion */
     s.opt.kind = TB_OPT_GD;
     s.precision = TB_PRECISION_FAST;
     ck_assert_int_eq(tb_engine_precision(&s), TB_PRECISION_FAST);
@@ -243,7 +243,10 @@ START_TEST(ranges)
     ck_assert_int_eq(tb_engine_precision(&s), TB_PRECISION_REFERENCE);
     s.criterion = TB_MAX_LOSS;
     s.opt.kind = TB_OPT_ADAM;
+    ck_assert_int_eq(tb_engine_precision(&s), TB_PRECISION_FAST);
+    s.criterion = TB_FINAL_LOSS;
     ck_assert_int_eq(tb_engine_precision(&s), TB_PRECISION_REFERENCE);
+    s.criterion = TB_MAX_LOSS;
     s.opt.kind = TB_OPT_MOMENTUM;
     s.precision = TB_PRECISION_REFERENCE;
     ck_assert_int_eq(tb_engine_precision(&s), TB_PRECISION_REFERENCE);
