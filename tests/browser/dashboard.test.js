@@ -204,8 +204,10 @@ run(shots, async (browser) => {
     await page.fill('[name="fit.max_level"]', '12');
     await page.fill('[name="replicates"]', '4');
     await page.fill('[name="name"]', 'browser test: replicates');
+    // The study above is selected now: wait for the new job, not any change from job 1.
+    const shown = await page.evaluate(() => window.trainbound.selected);
     await page.click('#submit-btn');
-    await page.waitForFunction((old) => window.trainbound.selected && window.trainbound.selected !== old, id);
+    await page.waitForFunction((old) => window.trainbound.selected && window.trainbound.selected !== old, shown);
     const rid = await page.evaluate(() => window.trainbound.selected);
     const rjob = await finished(rid);
     assert(rjob.spec.replicates === 4, 'spec replicates ' + rjob.spec.replicates);
