@@ -1,12 +1,17 @@
 /*
  * queue.c - the job queue of queue.h, backend-neutral: checks every call's
  * arguments, does what does not depend on the database, and dispatches
- * the rest through the store's ops table (queue_backend.h).
+ * the rest: what every SQL backend runs with the same SQL to queue_sql.c
+ * (submits, the tile scan), what each runs its own way through the
+ * store's ops table (queue_backend.h: claims, saving a tile, expiry,
+ * release, completion, cancel, delete). queue_heartbeat and the reads
+ * and retention of queue.h (queue_get ... queue_tile_attempts) are
+ * queue_sql.c's own.
  *
  * Owns: the status and outcome names, the frees of queue.h, the stored
  * form of labels (queue__labels_encode/decode), the one labels loader
  * (queue_labels: a range of a job's or of a cell's points, assembled from
- * the tiles the backend scans, tiles straddling the range's ends
+ * the tiles sq_scan_tiles() gives, tiles straddling the range's ends
  * included), kind names, and the reason text of a tile that lost too many
  * leases; for the SQL backends (queue_sql.h), the numbering of embedded
  * migrations.
@@ -132,7 +137,7 @@ int queue_enqueue_kind(struct store *s, const char *kind, const struct queue_sub
     tiles = (int64_t)(sub->points / sub->tile_points + (sub->points % sub->tile_points != 0));
     if (tiles > QUEUE_MAX_TILES)
         return QUEUE_EINVAL;
-    ret = s->ops->enqueue(s, sub, kind, tiles, now_ms, out, replayed);
+    ret = sq_enqueue(s, sub, kind, tiles, now_ms, out, replayed);
     if (ret != QUEUE_OK) {
         if (out)
             job_free(out);
@@ -148,7 +153,7 @@ int queue_enqueue(struct store *s, const struct queue_submit *sub, int64_t now_m
     return queue_enqueue_kind(s, QUEUE_KIND_SWEEP, sub, now_ms, out, replayed);
 }
 
-/* ---- claim, heartbeat, tiles -------------------------------------------- */
+/* ---- claim, tiles -------------------------------------------------------- */
 
 int queue_claim(struct store *s, int64_t now_ms, int64_t lease_ms, struct tile_claim *out)
 {
@@ -159,11 +164,6 @@ int queue_claim(struct store *s, int64_t now_ms, int64_t lease_ms, struct tile_c
     if (ret != QUEUE_OK)
         tile_claim_free(out);
     return ret;
-}
-
-int queue_heartbeat(struct store *s, int64_t job_id, int64_t idx, int attempt, int64_t until_ms)
-{
-    return s->ops->heartbeat(s, job_id, idx, attempt, until_ms);
 }
 
 int queue__labels_encode(const uint64_t *labels, uint64_t count, unsigned char **out, size_t *len)
@@ -324,7 +324,7 @@ int queue_labels(struct store *s, int64_t job_id, int64_t cell, uint64_t first, 
     L.first = first;
     L.n = n;
     L.bits = bits;
-    ret = s->ops->scan_tiles(s, job_id, L.cell, labels_row, &L);
+    ret = sq_scan_tiles(s, job_id, L.cell, labels_row, &L);
     if (ret == QUEUE_OK && !L.started)
         ret = QUEUE_ENOENT;
     if (ret == QUEUE_OK && L.cell >= 0 && L.covered != L.n)
@@ -381,62 +381,4 @@ int queue_cancel(struct store *s, int64_t job_id, int64_t now_ms, struct job *ou
 int queue_delete(struct store *s, int64_t job_id)
 {
     return s->ops->remove(s, job_id);
-}
-
-/* ---- reads -------------------------------------------------------------- */
-
-int queue_get(struct store *s, int64_t job_id, struct job *out)
-{
-    int ret;
-
-    memset(out, 0, sizeof *out);
-    ret = s->ops->get(s, job_id, out);
-    if (ret != QUEUE_OK)
-        job_free(out);
-    return ret;
-}
-
-int queue_get_kind(struct store *s, int64_t job_id, char kind[QUEUE_KIND_MAX])
-{
-    kind[0] = '\0';
-    return s->ops->get_kind(s, job_id, kind);
-}
-
-int queue_get_result(struct store *s, int64_t job_id, char **result_json)
-{
-    *result_json = NULL;
-    return s->ops->get_result(s, job_id, result_json);
-}
-
-int queue_list(struct store *s, const enum job_status *status, int64_t cursor, int limit,
-               struct job *out, int *n, int64_t *next_cursor)
-{
-    *n = 0;
-    *next_cursor = 0;
-    if (limit <= 0 || cursor < 0 || (status && (unsigned)*status > JOB_CANCELED))
-        return QUEUE_EINVAL;
-    return s->ops->list(s, status, cursor, limit, out, n, next_cursor);
-}
-
-int queue_counts(struct store *s, int64_t counts[5])
-{
-    memset(counts, 0, 5 * sizeof counts[0]);
-    return s->ops->counts(s, counts);
-}
-
-int queue_prune(struct store *s, int64_t succeeded_before_ms, int64_t failed_before_ms, int batch,
-                int *deleted)
-{
-    *deleted = 0;
-    if (batch <= 0)
-        return QUEUE_EINVAL;
-    return s->ops->prune(s, succeeded_before_ms, failed_before_ms, batch, deleted);
-}
-
-int queue_tile_attempts(struct store *s, int64_t job_id, struct tile_attempt *out, int cap, int *n)
-{
-    *n = 0;
-    if (cap < 0 || (cap > 0 && !out))
-        return QUEUE_EINVAL;
-    return s->ops->tile_attempts(s, job_id, out, cap, n);
 }

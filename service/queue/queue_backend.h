@@ -2,11 +2,14 @@
  * queue_backend.h - the storage seam behind queue.h and queue_study.h: the
  * table of functions a database backend implements, and the layout of
  * `struct store` (one connection of one backend). Included by the
- * dispatch layer (store.c, queue.c, queue_study.c) and by the backends;
- * callers never see it: they hold an opaque `struct store *` and call
- * queue.h / queue_study.h, which check their arguments, do what does not
- * depend on the database (label encoding and assembly, names, frees) and
- * dispatch the rest through s->ops.
+ * dispatch layer (store.c, queue.c, queue_study.c), the shared SQL
+ * (queue_sql.c, queue_study_sql.c) and the backends; callers never see
+ * it: they hold an opaque `struct store *` and call queue.h /
+ * queue_study.h, which check their arguments, do what does not depend on
+ * the database (label encoding and assembly, names, frees) and dispatch
+ * the rest: what every backend runs with the same SQL to queue_sql.h's
+ * sq_* (on the statement primitives of the table's `sql`), what each runs
+ * its own way through s->ops.
  *
  * Backends: "sqlite" (store_sqlite.c, queue_sqlite.c, queue_study_sqlite.c)
  * for a plain path, and "postgresql" (libpq, issue 15: store_pg.c,
@@ -50,7 +53,7 @@
  *    frees them when the op fails; strings the op puts there are malloc'd.
  *  - Kinds: jobs.kind is a name (queue.h QUEUE_KIND_*); the queue stores
  *    it and returns it, and never branches on it except where a study's
- *    own rows are (the *_study ops, cell tiles).
+ *    own rows are (the study ops, cell tiles).
  */
 #ifndef TB_QUEUE_BACKEND_H
 #define TB_QUEUE_BACKEND_H
@@ -71,7 +74,7 @@ struct store_options {
     size_t why_cap;      /* bytes at why */
 };
 
-/* One tile of a labels load (see scan_tiles). Borrowed for the call. */
+/* One tile of a labels load (sq_scan_tiles, queue_sql.h). Borrowed for the call. */
 struct queue_tile_row {
     uint64_t points;             /* points of the job (cell < 0) or of the cell */
     int has_tile;                /* 0: the row only carries `points` (no tile) */
@@ -82,6 +85,8 @@ struct queue_tile_row {
 };
 /* Called once per row; 0 goes on, a QUEUE_E* code stops the scan with it. */
 typedef int (*queue_tile_fn)(void *ctx, const struct queue_tile_row *row);
+
+struct sq_ops; /* queue_sql.h */
 
 struct queue_backend {
     const char *name; /* "sqlite": for logs */
@@ -107,13 +112,13 @@ struct queue_backend {
     int (*connected)(struct store *s);
     int (*reconnect)(struct store *s);
 
-    /* ---- jobs, tiles, leases (queue.h) ---- */
-    /* sub is checked; tiles = ceil(points / tile_points); kind is a valid
-     * name. The job's tiles are idx 0..tiles-1 with no cell. */
-    int (*enqueue)(struct store *s, const struct queue_submit *sub, const char *kind, int64_t tiles,
-                   int64_t now_ms, struct job *out, int *replayed);
+    /* ---- the statements the shared SQL runs on (queue_sql.h) ---- */
+    const struct sq_ops *sql;
+
+    /* ---- jobs, tiles, leases (queue.h): what each backend runs its own
+     * way. Submits, heartbeats, the labels scan and the reads are
+     * queue_sql.h's, the same SQL on every backend. ---- */
     int (*claim)(struct store *s, int64_t now_ms, int64_t lease_ms, struct tile_claim *out);
-    int (*heartbeat)(struct store *s, int64_t job_id, int64_t idx, int attempt, int64_t until_ms);
     /* labels: len bytes from queue__labels_encode(); count > 0. */
     int (*finish_tile)(struct store *s, int64_t job_id, int64_t idx, int attempt,
                        const unsigned char *labels, size_t len, uint64_t count, uint64_t divergent,
@@ -122,13 +127,6 @@ struct queue_backend {
      * queue__lost_reason()'s text. */
     int (*requeue_expired)(struct store *s, int64_t now_ms, int max_attempts, int *requeued);
     int (*release)(struct store *s, int64_t job_id, int64_t idx, int attempt, int64_t now_ms);
-    /* The one labels source (queue_labels): calls fn for the tiles of job
-     * job_id (cell < 0: every tile of the job, its points_total as
-     * `points`) or of cell `cell` (the tiles of the cell it duplicates,
-     * if it is a duplicate; the cell's points), in idx order and in one
-     * snapshot. No call at all: no such job or cell. A job without tiles
-     * gives one row with has_tile = 0. */
-    int (*scan_tiles)(struct store *s, int64_t job_id, int64_t cell, queue_tile_fn fn, void *ctx);
     int (*complete)(struct store *s, int64_t job_id, const char *result_json,
                     const char *summary_json, int64_t now_ms);
     /* queue_fail (to = JOB_FAILED, reason set) and queue_cancel (to =
@@ -136,40 +134,11 @@ struct queue_backend {
     int (*stop)(struct store *s, int64_t job_id, enum job_status to, const char *reason,
                 int64_t now_ms, struct job *out);
     int (*remove)(struct store *s, int64_t job_id);
-    int (*get)(struct store *s, int64_t job_id, struct job *out);
-    int (*get_kind)(struct store *s, int64_t job_id, char kind[QUEUE_KIND_MAX]);
-    int (*get_result)(struct store *s, int64_t job_id, char **result_json);
-    /* limit > 0, cursor >= 0, status NULL or valid: checked. */
-    int (*list)(struct store *s, const enum job_status *status, int64_t cursor, int limit,
-                struct job *out, int *n, int64_t *next_cursor);
-    int (*counts)(struct store *s, int64_t counts[5]);
-    /* batch > 0: checked. */
-    int (*prune)(struct store *s, int64_t succeeded_before_ms, int64_t failed_before_ms, int batch,
-                 int *deleted);
-    int (*tile_attempts)(struct store *s, int64_t job_id, struct tile_attempt *out, int cap,
-                         int *n);
 
-    /* ---- what a kind with its own rows adds ---- */
-    const struct queue_study_backend *study; /* studies and cells (queue_study.h) */
-};
-
-/* The study rows of a backend (queue_study.h): a study's submit, its
- * studies row and cells. Claims, leases, tile results, labels, cancel,
- * delete and retention of a study are the queue's own ops above. */
-struct queue_study_backend {
-    /* sub and its cells are checked; the job's kind is QUEUE_KIND_STUDY. */
-    int (*enqueue)(struct store *s, const struct queue_study_submit *sub, int64_t now_ms,
-                   struct job *out, int *replayed, size_t *copied);
-    int (*get)(struct store *s, int64_t job_id, struct study_info *out);
-    int (*cell_get)(struct store *s, int64_t job_id, int64_t idx, struct study_cell *out);
-    int (*cell_tiles_left)(struct store *s, int64_t job_id, int64_t idx, int64_t *left);
-    int (*cells_ready)(struct store *s, int64_t job_id, int64_t *idx, int cap, int *n);
+    /* ---- what a kind with its own rows adds (queue_study.h) ---- */
+    /* A study's cell done with its row, while its job is active. */
     int (*cell_finish)(struct store *s, int64_t job_id, int64_t idx, const char *row_json,
                        int64_t now_ms);
-    int (*cells_page)(struct store *s, int64_t job_id, int64_t offset, int limit,
-                      struct study_cell *out, int *n);
-    int (*put_csv)(struct store *s, int64_t job_id, const char *csv);
-    int (*get_csv)(struct store *s, int64_t job_id, char **csv);
 };
 
 extern const struct queue_backend queue_backend_sqlite; /* queue_sqlite.c */

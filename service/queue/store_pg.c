@@ -93,7 +93,75 @@ static int exec_sql(struct store *s, const char *sql)
     return ret;
 }
 
+/* ---- column readers (struct sq_cols) ------------------------------------ */
+
+static int col_null(const struct sq_row *row, int col)
+{
+    return PQgetisnull(row->res, row->row, col);
+}
+
+/* bigint, integer, smallint or boolean, 0 for NULL. */
+static int64_t col_int64(const struct sq_row *row, int col)
+{
+    const PGresult *r = row->res;
+    const unsigned char *p = (const unsigned char *)PQgetvalue(r, row->row, col);
+    int len = PQgetlength(r, row->row, col), i;
+    uint64_t v = 0;
+
+    if (PQgetisnull(r, row->row, col))
+        return 0;
+    switch (PQftype(r, col)) {
+    case OID_BOOL:
+        return len == 1 && p[0] != 0;
+    case OID_INT2:
+    case OID_INT4:
+    case OID_INT8:
+        for (i = 0; i < len && i < 8; i++)
+            v = (v << 8) | p[i];
+        if (len < 8 && len > 0 && (p[0] & 0x80))
+            v |= ~(uint64_t)0 << (8 * len); /* sign-extend */
+        return (int64_t)v;
+    default:
+        return 0; /* not an integer column: a broken query, caught by its tests */
+    }
+}
+
+/* text or bytea in binary: the bytes as stored (libpq ends them with a NUL). */
+static int col_bytes(const struct sq_row *row, int col, const void **p, size_t *len)
+{
+    *p = NULL;
+    *len = 0;
+    if (PQgetisnull(row->res, row->row, col))
+        return QUEUE_OK;
+    *p = PQgetvalue(row->res, row->row, col);
+    *len = (size_t)PQgetlength(row->res, row->row, col);
+    return QUEUE_OK;
+}
+
+static const struct sq_cols pg_cols = {col_null, col_int64, col_bytes};
+
 /* ---- statements --------------------------------------------------------- */
+
+/* Prepares sql as statement `name` on the connection, its ?N arguments
+ * (the shared SQL's form, queue_sql.h) written $N: SQL text here has no
+ * other ? before a digit. */
+static int prepare(struct store *s, const char *name, const char *sql, int n, const Oid *types)
+{
+    size_t i, len = strlen(sql);
+    char *text = malloc(len + 1);
+    PGresult *r;
+    int ret;
+
+    if (!text)
+        return QUEUE_ENOMEM;
+    for (i = 0; i <= len; i++)
+        text[i] = sql[i] == '?' && sql[i + 1] >= '0' && sql[i + 1] <= '9' ? '$' : sql[i];
+    r = PQprepare(s->pg, name, text, n, types);
+    free(text);
+    ret = PQresultStatus(r) == PGRES_COMMAND_OK ? QUEUE_OK : fail(s, r);
+    PQclear(r);
+    return ret;
+}
 
 /* Runs statement (id, sql) with args; *out (the caller PQclear()s it) holds
  * its rows. */
@@ -150,14 +218,10 @@ static int run(struct store *s, int id, const char *sql, const struct sq_arg *a,
     }
     snprintf(name, sizeof name, "tb%d", id);
     if (!(s->pg_prepared[id / 64] & ((uint64_t)1 << (id % 64)))) {
-        r = PQprepare(s->pg, name, sql, (int)n, types);
-        if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-            int ret = fail(s, r);
+        int ret = prepare(s, name, sql, (int)n, types);
 
-            PQclear(r);
+        if (ret != QUEUE_OK)
             return ret;
-        }
-        PQclear(r);
         s->pg_prepared[id / 64] |= (uint64_t)1 << (id % 64);
     }
     r = PQexecPrepared(s->pg, name, (int)n, values, lengths, formats, 1);
@@ -185,139 +249,16 @@ int pq_exec(struct store *s, int id, const char *sql, const struct sq_arg *a, si
 }
 
 int pq_rows(struct store *s, int id, const char *sql, const struct sq_arg *a, size_t n,
-            pq_row_fn fn, void *ctx)
+            sq_row_fn fn, void *ctx)
 {
     PGresult *r;
-    int ret = run(s, id, sql, a, n, &r), i, rows = ret == QUEUE_OK ? PQntuples(r) : 0;
+    int ret = run(s, id, sql, a, n, &r), rows = ret == QUEUE_OK ? PQntuples(r) : 0;
+    struct sq_row row = {&pg_cols, r, 0};
 
-    for (i = 0; ret == QUEUE_OK && i < rows; i++)
-        ret = fn(r, i, ctx);
+    for (; ret == QUEUE_OK && row.row < rows; row.row++)
+        ret = fn(&row, ctx);
     PQclear(r);
     return ret == SQ_STOP ? QUEUE_OK : ret;
-}
-
-/* pq_row's reader: the caller's for the first row, then stop. */
-struct first_row {
-    pq_row_fn fn;
-    void *ctx;
-    int seen;
-};
-
-static int first_row(const PGresult *r, int row, void *ctx)
-{
-    struct first_row *f = ctx;
-    int ret = f->fn(r, row, f->ctx);
-
-    f->seen = 1;
-    return ret == QUEUE_OK ? SQ_STOP : ret;
-}
-
-int pq_row(struct store *s, int id, const char *sql, const struct sq_arg *a, size_t n, pq_row_fn fn,
-           void *ctx)
-{
-    struct first_row f = {fn, ctx, 0};
-    int ret = pq_rows(s, id, sql, a, n, first_row, &f);
-
-    return ret == QUEUE_OK && !f.seen ? QUEUE_ENOENT : ret;
-}
-
-static int read_int(const PGresult *r, int row, void *ctx)
-{
-    *(int64_t *)ctx = pq_col_int(r, row, 0);
-    return QUEUE_OK;
-}
-
-int pq_int(struct store *s, int id, const char *sql, const struct sq_arg *a, size_t n, int64_t *v)
-{
-    *v = 0;
-    return pq_row(s, id, sql, a, n, read_int, v);
-}
-
-static int read_text(const PGresult *r, int row, void *ctx)
-{
-    char **out = ctx;
-    int ret = pq_col_dup(r, row, 0, out);
-
-    return ret == QUEUE_OK && !*out ? QUEUE_ENOENT : ret;
-}
-
-int pq_text(struct store *s, int id, const char *sql, const struct sq_arg *a, size_t n, char **out)
-{
-    *out = NULL;
-    return pq_row(s, id, sql, a, n, read_text, out);
-}
-
-/* ---- column readers ----------------------------------------------------- */
-
-int pq_col_null(const PGresult *r, int row, int col)
-{
-    return PQgetisnull(r, row, col);
-}
-
-int64_t pq_col_int(const PGresult *r, int row, int col)
-{
-    const unsigned char *p = (const unsigned char *)PQgetvalue(r, row, col);
-    int len = PQgetlength(r, row, col), i;
-    uint64_t v = 0;
-
-    if (PQgetisnull(r, row, col))
-        return 0;
-    switch (PQftype(r, col)) {
-    case OID_BOOL:
-        return len == 1 && p[0] != 0;
-    case OID_INT2:
-    case OID_INT4:
-    case OID_INT8:
-        for (i = 0; i < len && i < 8; i++)
-            v = (v << 8) | p[i];
-        if (len < 8 && len > 0 && (p[0] & 0x80))
-            v |= ~(uint64_t)0 << (8 * len); /* sign-extend */
-        return (int64_t)v;
-    default:
-        return 0; /* not an integer column: a broken query, caught by its tests */
-    }
-}
-
-const char *pq_col_str(const PGresult *r, int row, int col)
-{
-    return PQgetisnull(r, row, col) ? "" : PQgetvalue(r, row, col);
-}
-
-int pq_col_dup(const PGresult *r, int row, int col, char **out)
-{
-    size_t len;
-
-    *out = NULL;
-    if (PQgetisnull(r, row, col))
-        return QUEUE_OK;
-    len = (size_t)PQgetlength(r, row, col);
-    *out = malloc(len + 1);
-    if (!*out)
-        return QUEUE_ENOMEM;
-    memcpy(*out, PQgetvalue(r, row, col), len);
-    (*out)[len] = '\0';
-    return QUEUE_OK;
-}
-
-int pq_col_dups(const PGresult *r, int row, const int *cols, char **const *outs, size_t n)
-{
-    size_t i;
-    int ret = QUEUE_OK;
-
-    for (i = 0; i < n && ret == QUEUE_OK; i++)
-        ret = pq_col_dup(r, row, cols[i], outs[i]);
-    return ret;
-}
-
-void pq_col_ints(const PGresult *r, int row, void *base, const struct pq_col *map, size_t n)
-{
-    size_t i;
-    int64_t v;
-
-    for (i = 0; i < n; i++) {
-        v = pq_col_int(r, row, map[i].col);
-        memcpy((char *)base + map[i].off, &v, sizeof v);
-    }
 }
 
 /* ---- transactions ------------------------------------------------------- */
@@ -346,7 +287,7 @@ static int retryable(const struct store *s)
            strcmp(s->pg_state, "23505") == 0;
 }
 
-int pq_tx(struct store *s, pq_tx_fn fn, void *ctx)
+int pq_tx(struct store *s, sq_tx_fn fn, void *ctx)
 {
     int ret = QUEUE_EIO, tries;
 
@@ -391,9 +332,9 @@ int store_pg_schema_version(struct store *s, int *version)
     int ret;
 
     *version = 0;
-    ret = pq_int(s, P_HAS_SCHEMA, "SELECT to_regclass('tb_schema') IS NOT NULL", SQ_NOARGS, &has);
+    ret = sq_int(s, P_HAS_SCHEMA, "SELECT to_regclass('tb_schema') IS NOT NULL", SQ_NOARGS, &has);
     if (ret == QUEUE_OK && has)
-        ret = pq_int(s, P_VERSION, "SELECT version FROM tb_schema", SQ_NOARGS, &v);
+        ret = sq_int(s, P_VERSION, "SELECT version FROM tb_schema", SQ_NOARGS, &v);
     if (ret == QUEUE_ENOENT)
         ret = QUEUE_ESCHEMA; /* the table without its row */
     *version = (int)v;
@@ -519,7 +460,7 @@ int store_pg_open(const char *target, const struct store_options *o, struct stor
         s->errmsg[0] = '\0'; /* errmsg() is libpq's text then */
         goto out;
     }
-    ret = pq_int(s, P_READONLY, "SELECT current_setting('transaction_read_only') = 'on'", SQ_NOARGS,
+    ret = sq_int(s, P_READONLY, "SELECT current_setting('transaction_read_only') = 'on'", SQ_NOARGS,
                  &ro);
     s->readonly = ro != 0;
     if (ret == QUEUE_OK && o->migrate && !s->readonly)

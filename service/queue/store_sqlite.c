@@ -8,7 +8,9 @@
  *
  * Owns: the open/close/schema_version/known_version/check_writable/errmsg
  * ops of queue_backend_sqlite (queue_sqlite.c lists them in its table),
- * and the store__* and sq_* helpers of store_int.h but the shared rows.
+ * the backend's statement primitives (store__exec, store__rows, store__tx:
+ * its struct sq_ops) and column readers (struct sq_cols), and the other
+ * store__* helpers and sq_open of store_int.h.
  *
  * Threads: a store is one connection used by one thread at a time, opened
  * SQLITE_OPEN_NOMUTEX. The loop thread's store migrates (migrate = 1);
@@ -371,41 +373,37 @@ int store_sqlite_check_writable(struct store *s)
 
 /* ---- statement helpers (store_int.h) ------------------------------------ */
 
-int store__step_row(sqlite3_stmt *st)
-{
-    int rc = sqlite3_step(st);
+/* ---- column readers (struct sq_cols) ------------------------------------ */
 
-    if (rc == SQLITE_ROW)
-        return 1;
-    if (rc == SQLITE_DONE)
-        return 0;
-    return store__map(rc);
+static int col_null(const struct sq_row *r, int col)
+{
+    return sqlite3_column_type((sqlite3_stmt *)r->res, col) == SQLITE_NULL;
 }
 
-int store__column_dup(sqlite3_stmt *st, int i, char **out)
+static int64_t col_int64(const struct sq_row *r, int col)
 {
-    const unsigned char *t = sqlite3_column_text(st, i);
-    int len = sqlite3_column_bytes(st, i);
-
-    *out = NULL;
-    if (!t)
-        return sqlite3_column_type(st, i) == SQLITE_NULL ? QUEUE_OK : QUEUE_ENOMEM;
-    *out = malloc((size_t)len + 1);
-    if (!*out)
-        return QUEUE_ENOMEM;
-    memcpy(*out, t, (size_t)len + 1);
-    return QUEUE_OK;
+    return sqlite3_column_int64((sqlite3_stmt *)r->res, col);
 }
 
-int store__column_dups(sqlite3_stmt *st, const int *cols, char **const *outs, size_t n)
+/* A blob as stored, anything else as its text (NUL-terminated by SQLite). */
+static int col_bytes(const struct sq_row *r, int col, const void **p, size_t *len)
 {
-    size_t i;
-    int ret = QUEUE_OK;
+    sqlite3_stmt *st = (sqlite3_stmt *)r->res;
+    int type = sqlite3_column_type(st, col);
 
-    for (i = 0; i < n && ret == QUEUE_OK; i++)
-        ret = store__column_dup(st, cols[i], outs[i]);
-    return ret;
+    *p = NULL;
+    *len = 0;
+    if (type == SQLITE_NULL)
+        return QUEUE_OK;
+    *p = type == SQLITE_BLOB ? sqlite3_column_blob(st, col)
+                             : (const void *)sqlite3_column_text(st, col);
+    *len = (size_t)sqlite3_column_bytes(st, col);
+    if (!*p && type == SQLITE_BLOB && *len == 0)
+        *p = ""; /* an empty blob */
+    return *p ? QUEUE_OK : QUEUE_ENOMEM;
 }
+
+static const struct sq_cols sqlite_cols = {col_null, col_int64, col_bytes};
 
 int sq_open(struct store *s, int id, const char *sql, const struct sq_arg *a, size_t n,
             sqlite3_stmt **out)
@@ -445,8 +443,8 @@ int sq_open(struct store *s, int id, const char *sql, const struct sq_arg *a, si
     return QUEUE_OK;
 }
 
-int sq_exec(struct store *s, int id, const char *sql, const struct sq_arg *a, size_t n,
-            int *changes)
+int store__exec(struct store *s, int id, const char *sql, const struct sq_arg *a, size_t n,
+                int *changes)
 {
     sqlite3_stmt *st;
     int ret, rc;
@@ -465,66 +463,36 @@ int sq_exec(struct store *s, int id, const char *sql, const struct sq_arg *a, si
     return ret;
 }
 
-int sq_rows(struct store *s, int id, const char *sql, const struct sq_arg *a, size_t n,
-            sq_row_fn fn, void *ctx)
+int store__rows(struct store *s, int id, const char *sql, const struct sq_arg *a, size_t n,
+                sq_row_fn fn, void *ctx)
 {
     sqlite3_stmt *st;
-    int ret = sq_open(s, id, sql, a, n, &st);
+    struct sq_row row = {&sqlite_cols, NULL, 0};
+    int ret = sq_open(s, id, sql, a, n, &st), rc;
 
-    while (ret == QUEUE_OK && (ret = store__step_row(st)) == 1)
-        ret = fn(st, ctx);
+    row.res = st;
+    while (ret == QUEUE_OK) {
+        rc = sqlite3_step(st);
+        if (rc != SQLITE_ROW) {
+            ret = rc == SQLITE_DONE ? QUEUE_OK : store__map(rc);
+            break;
+        }
+        ret = fn(&row, ctx);
+    }
     if (st)
         store__reset(st);
     return ret == SQ_STOP ? QUEUE_OK : ret;
 }
 
-/* sq_row's reader: the caller's for the first row, then stop. */
-struct first_row {
-    sq_row_fn fn;
-    void *ctx;
-    int seen;
-};
-
-static int first_row(sqlite3_stmt *st, void *ctx)
+int store__tx(struct store *s, sq_tx_fn fn, void *ctx)
 {
-    struct first_row *f = ctx;
-    int ret = f->fn(st, f->ctx);
+    int ret = store__begin(s);
 
-    f->seen = 1;
-    return ret == QUEUE_OK ? SQ_STOP : ret;
-}
-
-int sq_row(struct store *s, int id, const char *sql, const struct sq_arg *a, size_t n, sq_row_fn fn,
-           void *ctx)
-{
-    struct first_row f = {fn, ctx, 0};
-    int ret = sq_rows(s, id, sql, a, n, first_row, &f);
-
-    return ret == QUEUE_OK && !f.seen ? QUEUE_ENOENT : ret;
-}
-
-static int read_int(sqlite3_stmt *st, void *ctx)
-{
-    *(int64_t *)ctx = sqlite3_column_int64(st, 0);
-    return QUEUE_OK;
-}
-
-int sq_int(struct store *s, int id, const char *sql, const struct sq_arg *a, size_t n, int64_t *v)
-{
-    *v = 0;
-    return sq_row(s, id, sql, a, n, read_int, v);
-}
-
-static int read_text(sqlite3_stmt *st, void *ctx)
-{
-    char **out = ctx;
-    int ret = store__column_dup(st, 0, out);
-
-    return ret == QUEUE_OK && !*out ? QUEUE_ENOENT : ret;
-}
-
-int sq_text(struct store *s, int id, const char *sql, const struct sq_arg *a, size_t n, char **out)
-{
-    *out = NULL;
-    return sq_row(s, id, sql, a, n, read_text, out);
+    if (ret != QUEUE_OK)
+        return ret;
+    ret = fn(s, ctx);
+    if (ret == QUEUE_OK)
+        ret = store__commit(s);
+    store__rollback(s);
+    return ret;
 }

@@ -163,7 +163,8 @@ START_TEST(test_backend_selection)
     s = open_store(1);
     ck_assert_ptr_eq(s->ops, fx_pg ? &queue_backend_pg : &queue_backend_sqlite);
     ck_assert_str_eq(s->ops->name, fx_pg ? "postgresql" : "sqlite");
-    ck_assert_ptr_nonnull(s->ops->study);
+    ck_assert_ptr_nonnull(s->ops->sql); /* the statements the shared SQL runs on */
+    ck_assert_ptr_nonnull(s->ops->cell_finish);
     store_close(s);
     ck_assert_str_eq(queue_backend_pg.name, "postgresql");
     ck_assert_int_eq(queue_backend_pg.known_version(), queue_backend_sqlite.known_version());
