@@ -21,6 +21,7 @@ struct auth;
 struct sse_hub;
 struct metrics;
 struct reader;
+struct notifier;
 
 struct app {
     const struct serve_config *cfg;
@@ -34,6 +35,7 @@ struct app {
     struct sse_hub *sse;      /* event streams (sse.h); NULL until started */
     struct metrics *metrics;  /* /metrics counters (metrics.h); may be NULL */
     struct reader *reader;    /* long reads off the loop (reader.h); NULL: on the loop */
+    struct notifier *notify;  /* a shared queue's wake-ups (notify.h); NULL: SQLite */
 };
 
 #endif /* TB_APP_H */

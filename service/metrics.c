@@ -225,6 +225,16 @@ char *metrics_render(struct metrics *m, const struct metrics_gauges *g, int64_t 
          "# HELP trainbound_sse_clients Open event streams.\n"
          "# TYPE trainbound_sse_clients gauge\ntrainbound_sse_clients %d\n",
          g->sse_clients);
+    if (g->shared)
+        outf(&o,
+             "# HELP trainbound_notify_listening 1 while this process listens for the shared "
+             "queue's notifications (0: it polls).\n"
+             "# TYPE trainbound_notify_listening gauge\ntrainbound_notify_listening %d\n"
+             "# HELP trainbound_notifications_total Notifications received from the shared "
+             "queue (new work, job changes).\n"
+             "# TYPE trainbound_notifications_total counter\n"
+             "trainbound_notifications_total %" PRIu64 "\n",
+             g->listening, g->notifications);
     outf(&o, "# HELP http_requests_total HTTP requests by route template and status code.\n"
              "# TYPE http_requests_total counter\n");
     for (i = 0; i < m->n_codes; i++)

@@ -37,6 +37,9 @@ struct metrics_gauges {
     int have_jobs;   /* 0 when the store did not answer */
     int running_tiles;
     int sse_clients;
+    int shared;             /* a shared queue: the two below are shown */
+    int listening;          /* its notifier listens (notify_live) */
+    uint64_t notifications; /* received so far (notify_count) */
 };
 
 /* The exposition text (malloc'd, NUL-terminated, *len bytes), or NULL. */

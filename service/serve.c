@@ -11,7 +11,9 @@
  * the leases of a previous process (its tiles resume from the saved ones;
  * with a SQLite file every lease, with a shared PostgreSQL only expired
  * ones, since the others may be live processes') -> the reader thread (reader.h) -> the pool ->
- * SIGTERM/SIGINT handlers -> uv_run().
+ * the event streams -> with a shared PostgreSQL, the notifier (notify.h:
+ * other processes' new work kicks the pool, their job changes move the
+ * event streams) -> SIGTERM/SIGINT handlers -> uv_run().
  *
  * Shutdown (first SIGTERM/SIGINT): /readyz answers 503 and submits 503,
  * the listener stops accepting, no more tiles are claimed, running tiles
@@ -47,6 +49,7 @@
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
+#include "notify.h"
 #include "pool.h"
 #include "queue.h"
 #include "reader.h"
@@ -98,6 +101,8 @@ static void on_drained(void *user)
     struct server *srv = user;
 
     log_event(LOG_INFO, "drained", NULL);
+    notify_close(srv->app.notify); /* before the pool and the streams it feeds */
+    srv->app.notify = NULL;
     retention_close(srv->retention);
     srv->retention = NULL;
     pool_close(srv->app.pool);
@@ -125,6 +130,18 @@ static void on_job_change(void *user, int64_t job_id, uint64_t points)
     if (points)
         metrics_points(app->metrics, points, clock_mono_ms());
     sse_job_changed(app->sse, job_id);
+}
+
+/* The shared queue's notifier: work for the pool, changes for the streams. */
+static void on_notify(void *user, enum notify_what what, int64_t job_id)
+{
+    struct app *app = user;
+
+    pool_notified(app->pool, what);
+    if (what == NOTIFY_JOB)
+        sse_job_changed(app->sse, job_id);
+    else if (what == NOTIFY_RESYNC)
+        sse_refresh_all(app->sse);
 }
 
 static void on_signal(uv_signal_t *h, int signum)
@@ -305,6 +322,12 @@ int serve_main(int argc, char **argv)
     rc = sse_hub_new(&srv.loop, store, srv.cfg.sse_heartbeat_ms, &srv.app.sse);
     if (rc != 0)
         log_event(LOG_ERROR, "sse_start_failed", "s:s", "error", uv_strerror(rc));
+
+    if (store_shared(store)) {
+        rc = notify_start(&srv.loop, srv.cfg.db, on_notify, &srv.app, &srv.app.notify);
+        if (rc != 0)
+            log_event(LOG_ERROR, "notify_start_failed", "s:s", "error", queue_strerror(rc));
+    }
 
     rc = retention_start(&srv.loop, store, srv.cfg.retention_succeeded_s,
                          srv.cfg.retention_failed_s, &srv.retention);

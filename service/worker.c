@@ -17,6 +17,8 @@
  * -> the store (migrations applied under their advisory lock; a database
  * that cannot be opened exits 1, with libpq's reason logged) -> log
  * "worker_started" -> requeue leases expired by the clock -> the pool ->
+ * the notifier (notify.h: an idle worker claims when work is announced,
+ * and polls each second only while the notifier is down) ->
  * SIGTERM/SIGINT -> uv_run(). Shutdown as serve's: no more claims, running
  * tiles get --shutdown-timeout seconds, then their leases are released;
  * a second signal cancels them at once. Exit 0.
@@ -39,6 +41,7 @@
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
+#include "notify.h"
 #include "pool.h"
 #include "queue.h"
 
@@ -51,6 +54,7 @@ struct worker {
     struct pool *pool;        /* owned; NULL once closed */
     struct http_server *http; /* the metrics listener; owned; NULL: none */
     struct metrics *metrics;  /* owned; may be NULL (ENOMEM: no /metrics) */
+    struct notifier *notify;  /* the queue's wake-ups; owned; NULL once closed */
 };
 
 static const char *env_lookup(const char *name)
@@ -81,6 +85,9 @@ static void answer_metrics(struct worker *w, struct http_response *resp)
     memset(&g, 0, sizeof g);
     g.have_jobs = store_connected(w->store) && queue_counts(w->store, g.jobs) == QUEUE_OK;
     g.running_tiles = w->pool ? pool_in_flight(w->pool) : 0;
+    g.shared = 1;
+    g.listening = notify_live(w->notify);
+    g.notifications = notify_count(w->notify);
     text = metrics_render(w->metrics, &g, clock_mono_ms(), &len);
     all = text ? malloc(sizeof info + len) : NULL;
     if (!all) {
@@ -139,6 +146,8 @@ static void on_drained(void *user)
     struct worker *w = user;
 
     log_event(LOG_INFO, "drained", NULL);
+    notify_close(w->notify); /* before the pool it kicks */
+    w->notify = NULL;
     pool_close(w->pool);
     w->pool = NULL;
     http_close(w->http);
@@ -173,6 +182,15 @@ static void on_job_change(void *user, int64_t job_id, uint64_t points)
     (void)job_id;
     if (points)
         metrics_points(w->metrics, points, clock_mono_ms());
+}
+
+/* The shared queue's notifier: new work kicks the pool. */
+static void on_notify(void *user, enum notify_what what, int64_t job_id)
+{
+    struct worker *w = user;
+
+    (void)job_id;
+    pool_notified(w->pool, what);
 }
 
 static void close_walk_cb(uv_handle_t *h, void *arg)
@@ -290,6 +308,10 @@ int worker_main(int argc, char **argv)
         log_event(LOG_ERROR, "pool_start_failed", "s:s", "error", uv_strerror(rc));
         return give_up(&w, 1);
     }
+
+    rc = notify_start(&w.loop, w.cfg.db, on_notify, &w, &w.notify);
+    if (rc != 0)
+        log_event(LOG_ERROR, "notify_start_failed", "s:s", "error", queue_strerror(rc));
 
     uv_signal_init(&w.loop, &w.sigterm);
     uv_signal_init(&w.loop, &w.sigint);

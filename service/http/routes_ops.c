@@ -102,6 +102,9 @@ void get_metrics(struct app *app, const struct http_request *req, struct http_re
     g.have_jobs = queue_counts(app->store, g.jobs) == QUEUE_OK;
     g.running_tiles = app->pool ? pool_in_flight(app->pool) : 0;
     g.sse_clients = sse_clients(app->sse);
+    g.shared = app->notify != NULL;
+    g.listening = notify_live(app->notify);
+    g.notifications = notify_count(app->notify);
     text = metrics_render(app->metrics, &g, clock_mono_ms(), &len);
     if (!text) {
         problem(resp, req, PROBLEM_INTERNAL, "no metrics in this process");

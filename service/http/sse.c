@@ -157,7 +157,7 @@ int sse_clients(const struct sse_hub *h)
 static void on_beat(uv_timer_t *t)
 {
     struct sse_hub *h = t->data;
-    struct sse_client *c, *d;
+    struct sse_client *c;
 
     /* A comment line to every client (it also finds dead peers: a write
      * to a closed socket ends the connection), and a look at each job
@@ -166,6 +166,15 @@ static void on_beat(uv_timer_t *t)
         append(c, ": heartbeat\n\n", 13);
         http_stream_wake(c->st);
     }
+    sse_refresh_all(h);
+}
+
+void sse_refresh_all(struct sse_hub *h)
+{
+    struct sse_client *c, *d;
+
+    if (!h)
+        return;
     for (c = h->clients; c; c = c->next) {
         for (d = h->clients; d != c; d = d->next)
             if (d->job_id == c->job_id)

@@ -1,7 +1,8 @@
 /*
  * sse.h - Server-Sent Events for GET /v1/jobs/{id}/events: a hub of
  * streaming clients, fed by job changes (the pool's tile completions, the
- * analysis, cancel and delete) and by a heartbeat timer.
+ * analysis, cancel and delete; on a shared PostgreSQL queue also other
+ * processes' changes, through the notifier) and by a heartbeat timer.
  *
  * The stream: a `retry:` line, then one event per job revision the client
  * has not seen: `id:` = the job's revision (monotonic per job, durable),
@@ -36,6 +37,10 @@ void sse_hub_close(struct sse_hub *h);
 
 /* Job job_id changed: clients of that job get the events they lack. */
 void sse_job_changed(struct sse_hub *h, int64_t job_id);
+
+/* Looks at every watched job once (after missed changes: a notifier that
+ * listens again). NULL h: nothing. */
+void sse_refresh_all(struct sse_hub *h);
 
 /* Clients connected now. */
 int sse_clients(const struct sse_hub *h);

@@ -98,6 +98,8 @@ struct pool {
     void (*drain_done)(void *);
     void *drain_user;
     struct revive revive; /* of the loop's store */
+    int notified;         /* wake-ups arrive (pool_notified): no claim polling */
+    int claim_retry;      /* the last claim failed: the tick tries again */
     /* Worker connections, registered by the pool threads. */
     uv_key_t key;
     uv_mutex_t stores_mu;
@@ -393,16 +395,20 @@ static void tile_after(uv_work_t *req, int status)
 static void dispatch(struct pool *p)
 {
     /* The database is away: claim nothing until the tick reconnects. */
+    p->claim_retry = 1;
     if (!store_connected(p->store))
         return;
+    p->claim_retry = 0;
     while (!p->draining && !p->closing && p->in_flight < 2 * p->cfg.workers) {
         struct tile_task *t = xcalloc(1, sizeof *t);
         int rc = queue_claim(p->store, clock_now_ms(), p->cfg.lease_ms, &t->claim);
 
         if (rc != QUEUE_OK) {
             free(t);
-            if (rc != QUEUE_ENOENT)
+            if (rc != QUEUE_ENOENT) {
                 log_event(LOG_WARN, "claim_error", "s:s", "error", queue_strerror(rc));
+                p->claim_retry = 1;
+            }
             return;
         }
         t->pool = p;
@@ -633,7 +639,10 @@ static void on_maint(uv_timer_t *timer)
     }
     if (p->ticks % RECOVER_EVERY_TICKS == 0)
         recover_finished(p);
-    dispatch(p);
+    /* With wake-ups, claimable work announces itself (pool_kick); the
+     * tick claims only while they are off or after a failed claim. */
+    if (!p->notified || p->claim_retry)
+        dispatch(p);
 }
 
 static void on_kick(uv_timer_t *timer)
@@ -645,6 +654,18 @@ void pool_kick(struct pool *p)
 {
     if (!p->draining && !p->closing)
         uv_timer_start(&p->kick, on_kick, 0, 0);
+}
+
+void pool_notified(struct pool *p, enum notify_what what)
+{
+    if (!p)
+        return;
+    if (what == NOTIFY_RESYNC)
+        p->notified = 1;
+    else if (what == NOTIFY_DOWN)
+        p->notified = 0;
+    if (what != NOTIFY_JOB)
+        pool_kick(p); /* new work, or what was announced unheard */
 }
 
 void pool_analyze_job(struct pool *p, int64_t job_id)

@@ -9,7 +9,7 @@
  *   most `workers` tasks in flight with uv_queue_work(); the thread pool
  *   has exactly `workers` threads (UV_THREADPOOL_SIZE, set by serve.c
  *   before any libuv call), so the rest of the work waits in SQLite.
- * - A tile task runs tb_sweep_tile() on a pool thread with that thread's
+ * - A tile task runs its kind's tile function on a pool thread with that thread's
  *   own `struct store` (opened on first use, kept in a uv_key_t), renews
  *   its lease from the progress callback at most once a second, and saves
  *   its labels with queue_finish_tile(). A task that reports no progress
@@ -21,7 +21,10 @@
  *   it with a summary; at start-up and every few seconds, running jobs
  *   whose tiles are all done but that have no result are analysed too
  *   (a crash between the last tile and the result).
- * - A maintenance timer requeues expired leases and re-runs the dispatcher.
+ * - A maintenance timer requeues expired leases and re-runs the dispatcher;
+ *   once the owner says that wake-ups arrive (pool_notified: a shared
+ *   PostgreSQL queue's notifications, notify.h), new work comes through
+ *   pool_kick() and the tick claims only after a failed claim.
  * - A lost database connection (a PostgreSQL server that went away): the
  *   dispatcher claims nothing and the tick reconnects the loop's store
  *   with backoff; a running tile computes on, its thread reconnects its
@@ -38,6 +41,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "notify.h"
 #include "queue.h"
 #include "tb.h"
 
@@ -64,6 +68,13 @@ int pool_start(uv_loop_t *loop, struct store *loop_store, const struct pool_conf
 
 /* Asks the dispatcher to claim work soon (after a submit). */
 void pool_kick(struct pool *p);
+
+/* A notification from the shared queue (notify.h): NOTIFY_WORK kicks the
+ * dispatcher; NOTIFY_RESYNC (the notifier listens) kicks it and stops the
+ * maintenance tick's claim polling, since every change that makes tiles
+ * claimable is announced from now on; NOTIFY_DOWN turns the polling back
+ * on. NOTIFY_JOB is not the pool's. NULL p: nothing. */
+void pool_notified(struct pool *p, enum notify_what what);
 
 /* Queues an analysis of the job now (a study whose cells were taken from
  * the store has rows to store, or nothing left to compute). */
