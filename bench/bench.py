@@ -149,14 +149,19 @@ def best_runs(binary, spec, ncpu, tmp, n, isa, peer, kernel_pairs=1):
 
 
 class Server:
-    """trainbound serve on a free loopback port with a fresh database."""
+    """trainbound serve on a free loopback port with a fresh database: a
+    SQLite file in tmp, or db (a postgresql:// URI, bench/queue.py), with
+    extra flags."""
 
-    def __init__(self, binary, workers, tmp, isa=None, proofs=True):
-        self.log = open(os.path.join(tmp, "serve.log"), "w+")
-        db = os.path.join(tmp, "bench-%d-%s-%d.db" % (os.getpid(), isa or "best", proofs))
+    def __init__(self, binary, workers, tmp, isa=None, proofs=True, db=None, flags=()):
+        self.log = open(os.path.join(tmp, "serve-%d.log" % time.monotonic_ns()), "w+")
+        if db is None:
+            db = os.path.join(tmp, "bench-%d-%s-%d-%d.db" % (os.getpid(), isa or "best", proofs,
+                                                             time.monotonic_ns()))
+        self.db = db
         self.proc = subprocess.Popen(
-            [binary, "serve", "--listen", "127.0.0.1:0", "--db", db, "--workers", str(workers)],
-            stdout=subprocess.DEVNULL, stderr=self.log, env=isa_env(isa, proofs))
+            [binary, "serve", "--listen", "127.0.0.1:0", "--db", db, "--workers", str(workers)]
+            + list(flags), stdout=subprocess.DEVNULL, stderr=self.log, env=isa_env(isa, proofs))
         self.url = None
         for _ in range(200):
             self.log.seek(0)
@@ -179,7 +184,7 @@ class Server:
     def job(self, spec):
         """Seconds from POST to a succeeded job, waiting on the job's event
         stream (which ends at the terminal state), as a dashboard would;
-        and the job's result."""
+        and the job's result (with its "id" added)."""
         t0 = time.perf_counter()
         job = self.call("POST", "/v1/jobs", spec)
         with urllib.request.urlopen(self.url + "/v1/jobs/%s/events" % job["id"]) as stream:
@@ -189,7 +194,9 @@ class Server:
         st = self.call("GET", "/v1/jobs/%s" % job["id"])
         if st["status"] != "succeeded":
             sys.exit("bench: server job %s: %s" % (job["id"], st["status"]))
-        return wall, self.call("GET", "/v1/jobs/%s/result" % job["id"])
+        res = self.call("GET", "/v1/jobs/%s/result" % job["id"])
+        res["id"] = job["id"]
+        return wall, res
 
     def close(self):
         self.proc.terminate()

@@ -324,7 +324,11 @@ int serve_main(int argc, char **argv)
         log_event(LOG_ERROR, "sse_start_failed", "s:s", "error", uv_strerror(rc));
 
     if (store_shared(store)) {
-        rc = notify_start(&srv.loop, srv.cfg.db, on_notify, &srv.app, &srv.app.notify);
+        /* The API's event streams need every job change; claiming, only
+         * with local workers. */
+        rc = notify_start(&srv.loop, srv.cfg.db,
+                          NOTIFY_CH_JOBS | (srv.cfg.workers > 0 ? NOTIFY_CH_WORK : 0u), on_notify,
+                          &srv.app, &srv.app.notify);
         if (rc != 0)
             log_event(LOG_ERROR, "notify_start_failed", "s:s", "error", queue_strerror(rc));
     }

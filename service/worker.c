@@ -309,7 +309,7 @@ int worker_main(int argc, char **argv)
         return give_up(&w, 1);
     }
 
-    rc = notify_start(&w.loop, w.cfg.db, on_notify, &w, &w.notify);
+    rc = notify_start(&w.loop, w.cfg.db, NOTIFY_CH_WORK, on_notify, &w, &w.notify);
     if (rc != 0)
         log_event(LOG_ERROR, "notify_start_failed", "s:s", "error", queue_strerror(rc));
 

@@ -4,11 +4,13 @@
  * Several processes share one PostgreSQL queue: an API server that
  * computes nothing, workers on other machines. What one of them commits
  * (a new job, a tile given back, a job's progress or end) reaches the
- * others as a notification on channel "trainbound", sent by triggers
- * (migrations/pg/0004_notify.sql) in the committing transaction, so that
- * an idle worker claims at once and an event stream moves at once,
- * without polling the tables. A SQLite file has one process: nothing to
- * listen to.
+ * others as a notification, sent by triggers (migrations/pg/0004_notify.sql)
+ * in the committing transaction, so that an idle worker claims at once and
+ * an event stream moves at once, without polling the tables. Two
+ * channels: work (tiles may be claimable) and jobs (a job changed), so
+ * that workers, which need only the first, are not woken by every saved
+ * tile. The job changes of one read are delivered once per job. A SQLite
+ * file has one process: nothing to listen to.
  *
  * A notifier holds its own connection, opened without blocking the loop
  * (PQconnectStart) and watched with a uv_poll. When it is lost, or
@@ -34,7 +36,7 @@ struct notifier;
 enum notify_what {
     NOTIFY_WORK,  /* tiles may be claimable: a new job, a tile given back */
     NOTIFY_JOB,   /* job job_id changed (progress, state, deletion) */
-    NOTIFY_RESYNC, /* listening (again): anything may have changed */
+    NOTIFY_RESYNC, /* listening (again), or too much at once: anything may have changed */
     NOTIFY_DOWN    /* stopped listening (the connection was lost) */
 };
 
@@ -42,10 +44,15 @@ enum notify_what {
  * NOTIFY_JOB). */
 typedef void notify_fn(void *user, enum notify_what what, int64_t job_id);
 
-/* Starts listening on target (a postgresql:// URI). 0 with *out set, even
- * when the server cannot be reached yet (it keeps trying); QUEUE_ENOMEM. */
-int notify_start(uv_loop_t *loop, const char *target, notify_fn *cb, void *user,
-                 struct notifier **out);
+/* The channels to listen to (a mask). */
+#define NOTIFY_CH_WORK 1u /* NOTIFY_WORK */
+#define NOTIFY_CH_JOBS 2u /* NOTIFY_JOB */
+
+/* Starts listening on target (a postgresql:// URI) to channels (a mask;
+ * 0: work). 0 with *out set, even when the server cannot be reached yet
+ * (it keeps trying); QUEUE_ENOMEM. */
+int notify_start(uv_loop_t *loop, const char *target, unsigned channels, notify_fn *cb,
+                 void *user, struct notifier **out);
 
 /* 1 while the notifier listens (its LISTEN was acknowledged). NULL: 0. */
 int notify_live(const struct notifier *n);

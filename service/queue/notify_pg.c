@@ -24,7 +24,9 @@
 
 #define RETRY_MIN_MS 200
 #define RETRY_MAX_MS 5000
-#define CHANNEL "trainbound"
+#define CH_WORK "trainbound_work"
+#define CH_JOBS "trainbound_jobs"
+#define BATCH_JOBS 64 /* distinct jobs remembered per read; more: a resync */
 
 enum { ST_IDLE, ST_CONNECTING, ST_SENT, ST_LIVE };
 
@@ -33,6 +35,7 @@ struct notifier {
     char *target; /* owned copy */
     notify_fn *cb;
     void *user;
+    unsigned channels; /* NOTIFY_CH_* */
     PGconn *pg;    /* owned; NULL when IDLE */
     uv_poll_t *poll; /* owned; NULL when none; freed by its close callback */
     int poll_fd;
@@ -183,9 +186,12 @@ static void on_retry(uv_timer_t *t)
 /* The connection is up: LISTEN on it. */
 static void send_listen(struct notifier *n)
 {
+    const char *q = n->channels == (NOTIFY_CH_WORK | NOTIFY_CH_JOBS)
+                        ? "LISTEN " CH_WORK "; LISTEN " CH_JOBS
+                        : n->channels == NOTIFY_CH_JOBS ? "LISTEN " CH_JOBS : "LISTEN " CH_WORK;
     int f;
 
-    if (PQsetnonblocking(n->pg, 1) != 0 || !PQsendQuery(n->pg, "LISTEN " CHANNEL)) {
+    if (PQsetnonblocking(n->pg, 1) != 0 || !PQsendQuery(n->pg, q)) {
         fail_and_retry(n, "cannot send LISTEN");
         return;
     }
@@ -195,54 +201,84 @@ static void send_listen(struct notifier *n)
         fail_and_retry(n, "cannot send LISTEN");
 }
 
-/* "work" or "job:<id>": the triggers' payloads. */
-static void deliver(struct notifier *n, const char *payload)
+/* What one read brought, delivered once each: several saves of one job
+ * make one look at it. */
+struct batch {
+    int work, overflow, n;
+    int64_t jobs[BATCH_JOBS];
+};
+
+/* A notification of the triggers (migrations/pg/0004_notify.sql). */
+static void collect(struct batch *b, const PGnotify *nt)
 {
     char *end;
     long long id;
+    int i;
 
-    n->received++;
-    if (strcmp(payload, "work") == 0) {
-        n->cb(n->user, NOTIFY_WORK, 0);
-    } else if (strncmp(payload, "job:", 4) == 0) {
-        id = strtoll(payload + 4, &end, 10);
-        if (end != payload + 4 && *end == '\0' && id > 0)
-            n->cb(n->user, NOTIFY_JOB, (int64_t)id);
+    if (strcmp(nt->relname, CH_WORK) == 0) {
+        b->work = 1;
+        return;
     }
+    if (strcmp(nt->relname, CH_JOBS) != 0)
+        return;
+    id = strtoll(nt->extra, &end, 10);
+    if (end == nt->extra || *end != '\0' || id <= 0)
+        return;
+    for (i = 0; i < b->n; i++)
+        if (b->jobs[i] == (int64_t)id)
+            return;
+    if (b->n < BATCH_JOBS)
+        b->jobs[b->n++] = (int64_t)id;
+    else
+        b->overflow = 1;
 }
 
 static void on_readable(struct notifier *n)
 {
+    struct batch b = {0};
     PGresult *res;
     PGnotify *nt;
+    int i;
 
     if (!PQconsumeInput(n->pg)) {
         fail_and_retry(n, "connection lost");
         return;
     }
+    /* LISTEN's answers (one per channel) while SENT; none after. */
     while (!PQisBusy(n->pg) && (res = PQgetResult(n->pg)) != NULL) {
         int ok = PQresultStatus(res) == PGRES_COMMAND_OK;
 
         PQclear(res);
-        if (n->state == ST_SENT) {
-            if (!ok) {
-                fail_and_retry(n, "LISTEN refused");
-                return;
-            }
-            n->state = ST_LIVE;
-            n->delay_ms = RETRY_MIN_MS;
-            n->down_logged = 0;
-            log_event(LOG_INFO, "notify_listening", "s:s", "channel", CHANNEL);
-            n->cb(n->user, NOTIFY_RESYNC, 0);
-            if (n->closing || !n->pg)
-                return;
+        if (n->state == ST_SENT && !ok) {
+            fail_and_retry(n, "LISTEN refused");
+            return;
         }
     }
-    while (n->pg && (nt = PQnotifies(n->pg)) != NULL) {
-        deliver(n, nt->extra);
+    if (n->state == ST_SENT && !PQisBusy(n->pg)) {
+        n->state = ST_LIVE; /* every LISTEN acknowledged */
+        n->delay_ms = RETRY_MIN_MS;
+        n->down_logged = 0;
+        log_event(LOG_INFO, "notify_listening", "s:s, s:s", "work",
+                  n->channels & NOTIFY_CH_WORK ? CH_WORK : "", "jobs",
+                  n->channels & NOTIFY_CH_JOBS ? CH_JOBS : "");
+        n->cb(n->user, NOTIFY_RESYNC, 0);
+        if (n->closing || !n->pg)
+            return;
+    }
+    while ((nt = PQnotifies(n->pg)) != NULL) {
+        n->received++;
+        collect(&b, nt);
         PQfreemem(nt);
     }
-    if (n->pg && PQstatus(n->pg) == CONNECTION_BAD)
+    if (b.overflow) {
+        n->cb(n->user, NOTIFY_RESYNC, 0);
+    } else {
+        if (b.work)
+            n->cb(n->user, NOTIFY_WORK, 0);
+        for (i = 0; i < b.n && !n->closing; i++)
+            n->cb(n->user, NOTIFY_JOB, b.jobs[i]);
+    }
+    if (!n->closing && n->pg && PQstatus(n->pg) == CONNECTION_BAD)
         fail_and_retry(n, "connection lost");
 }
 
@@ -290,8 +326,8 @@ static void on_poll(uv_poll_t *h, int status, int events)
         on_readable(n);
 }
 
-int notify_start(uv_loop_t *loop, const char *target, notify_fn *cb, void *user,
-                 struct notifier **out)
+int notify_start(uv_loop_t *loop, const char *target, unsigned channels, notify_fn *cb,
+                 void *user, struct notifier **out)
 {
     struct notifier *n = calloc(1, sizeof *n);
 
@@ -306,6 +342,7 @@ int notify_start(uv_loop_t *loop, const char *target, notify_fn *cb, void *user,
     n->loop = loop;
     n->cb = cb;
     n->user = user;
+    n->channels = channels & (NOTIFY_CH_WORK | NOTIFY_CH_JOBS) ? channels : NOTIFY_CH_WORK;
     n->delay_ms = RETRY_MIN_MS;
     uv_timer_init(loop, &n->retry);
     n->retry.data = n;

@@ -18,11 +18,16 @@
  *  - every op is one transaction, read committed, short: no lock outlives
  *    the call, and a deadlock or serialization failure runs it again
  *    (pq_tx);
- *  - lock order: a job's row before its tiles (cancel, fail, finish,
- *    expiry, delete); only a claim locks a tile first, a pending one, with
- *    SKIP LOCKED, so that claimers never wait on each other's tiles. A
- *    delete racing a claim on the same job can still deadlock; PostgreSQL
- *    breaks it and pq_tx retries;
+ *  - lock order: a job's row before its tiles, in every op (claim, cancel,
+ *    fail, finish, expiry, delete). A claim locks the job it picked, then
+ *    one of its pending tiles (SKIP LOCKED: not one a heartbeat or an
+ *    expiry holds). Locking the tile first deadlocked claims against
+ *    saves: in read committed, FOR UPDATE keeps the lock of a row it
+ *    rechecked and dropped (a tile another claim had just leased), which
+ *    the save of that tile then waited for while holding the job's row;
+ *    each such cycle cost PostgreSQL's deadlock_timeout (1 s). Claims and
+ *    saves of one job take turns on its row (they did before too: each
+ *    updates it);
  *  - a tile is leased to one attempt at a time; only the attempt holding
  *    the lease of a running job may save it, and a done tile is never
  *    leased again;
@@ -43,10 +48,10 @@ enum {
     G_TILES_NEW,
     G_JOB_LOCK,
     G_PICK_JOB,
-    G_PICK_TILE,
-    G_LEASE,
+    G_CLAIM,
     G_FINISH_READ,
     G_FINISH_SAVE,
+    G_FINISH_FAST,
     G_EXPIRED,
     G_EXPIRE_ONE,
     G_JOB_END,
@@ -71,27 +76,36 @@ static const char *const sql_text[G__END - STORE_OWN_STMT_BASE] = {
     /* Fairness: among runnable jobs with a pending tile, the one leased the
      * fewest times so far, then the oldest, after (tiles_leased, id) =
      * ($1, $2): the next one when every pending tile of a job is being
-     * claimed by someone else. No lock: the tile's is the claim's. */
+     * claimed by someone else. No lock here: the claim then locks the
+     * job's row (G_JOB_LOCK), then the tile. */
     S(G_PICK_JOB) = "SELECT j.id, j.tiles_leased FROM jobs AS j "
                     "WHERE j.status IN ('queued', 'running') AND (j.tiles_leased, j.id) > ($1, $2) "
                     "AND EXISTS (SELECT 1 FROM tiles AS t WHERE t.job_id = j.id "
                     "AND t.state = 'pending') ORDER BY j.tiles_leased, j.id LIMIT 1",
-    S(G_PICK_TILE) = "SELECT idx FROM tiles WHERE job_id = $1 AND state = 'pending' "
-                     "ORDER BY idx LIMIT 1 FOR UPDATE SKIP LOCKED",
-    /* The lease, its log row and the job's claim count in one statement;
-     * no row when the job stopped being runnable meanwhile. A study's tile
-     * computes its cell's spec, a sweep's the job's. */
-    S(G_LEASE) = "WITH j AS (UPDATE jobs SET status = 'running', started_ms = CASE WHEN "
-                 "started_ms = 0 THEN $3 ELSE started_ms END, tiles_leased = tiles_leased + 1, "
+    /* The claim, in one statement so that the job's row (which every
+     * claim and save of the job updates, and so locks) is held only from
+     * here to the commit: the job's row locked, then its first pending
+     * tile that nobody else is claiming (SKIP LOCKED), the lease, its log
+     * row and the job's claim count. No row when the job stopped or every
+     * pending tile is being claimed. A study's tile computes its cell's
+     * spec, a sweep's the job's. The CTEs run in the order they reference
+     * each other: lk, p, j, t, a. */
+    S(G_CLAIM) = "WITH lk AS (SELECT id FROM jobs WHERE id = $1 "
+                 "AND status IN ('queued', 'running') FOR NO KEY UPDATE), "
+                 "p AS (SELECT idx FROM tiles WHERE job_id = $1 AND state = 'pending' "
+                 "AND EXISTS (SELECT 1 FROM lk) ORDER BY idx LIMIT 1 FOR UPDATE SKIP LOCKED), "
+                 "j AS (UPDATE jobs SET status = 'running', started_ms = CASE WHEN "
+                 "started_ms = 0 THEN $2 ELSE started_ms END, tiles_leased = tiles_leased + 1, "
                  "revision = revision + 1 WHERE id = $1 AND status IN ('queued', 'running') "
-                 "RETURNING spec_json, kind), "
+                 "AND EXISTS (SELECT 1 FROM p) RETURNING spec_json, kind), "
                  "t AS (UPDATE tiles SET state = 'leased', attempt = attempt + 1, "
-                 "lease_until = $4 WHERE job_id = $1 AND idx = $2 AND state = 'pending' "
-                 "AND EXISTS (SELECT 1 FROM j) RETURNING idx, begin_pt, count, attempt, cell), "
+                 "lease_until = $3 WHERE job_id = $1 AND idx = (SELECT idx FROM p) "
+                 "AND state = 'pending' AND EXISTS (SELECT 1 FROM j) "
+                 "RETURNING idx, begin_pt, count, attempt, cell), "
                  "a AS (INSERT INTO tile_attempts (job_id, idx, attempt, leased_ms) "
-                 "SELECT $1, idx, attempt, $3 FROM t) "
-                 "SELECT t.begin_pt, t.count, t.attempt, t.cell, j.spec_json, j.kind, c.spec_json "
-                 "FROM t CROSS JOIN j LEFT JOIN cells AS c ON c.job_id = $1 AND c.idx = t.cell",
+                 "SELECT $1, idx, attempt, $2 FROM t) "
+                 "SELECT t.begin_pt, t.count, t.attempt, t.cell, j.spec_json, j.kind, c.spec_json, "
+                 "t.idx FROM t CROSS JOIN j LEFT JOIN cells AS c ON c.job_id = $1 AND c.idx = t.cell",
     /* The job row locked (before the tile), with the tile as it stands. */
     S(G_FINISH_READ) = "SELECT j.status, j.tiles_done, j.tiles_total, t.state, t.attempt, "
                        "t.count FROM jobs AS j LEFT JOIN tiles AS t ON t.job_id = j.id "
@@ -101,6 +115,22 @@ static const char *const sql_text[G__END - STORE_OWN_STMT_BASE] = {
     S(G_FINISH_SAVE) = "WITH t AS (UPDATE tiles SET state = 'done', labels = $4, divergent = $5, "
                        "lane_steps = $6, finished_ms = $7, lease_until = 0 WHERE job_id = $1 "
                        "AND idx = $2 AND attempt = $3 AND state = 'leased' RETURNING count), "
+                       "a AS (UPDATE tile_attempts SET outcome = 'done', ended_ms = $7 "
+                       "WHERE job_id = $1 AND idx = $2 AND attempt = $3 "
+                       "AND EXISTS (SELECT 1 FROM t)) "
+                       "UPDATE jobs SET points_done = points_done + t.count, "
+                       "tiles_done = tiles_done + 1, revision = revision + 1 FROM t "
+                       "WHERE id = $1 RETURNING tiles_done = tiles_total",
+    /* The save as it mostly goes, in one statement (the job's row held
+     * only to the commit): the job's row locked first (lock order), and
+     * the tile saved when this attempt holds its lease, the job runs and
+     * count is the tile's. No row otherwise: finish_tx then reads why. */
+    S(G_FINISH_FAST) = "WITH lk AS (SELECT id FROM jobs WHERE id = $1 AND status = 'running' "
+                       "FOR NO KEY UPDATE), "
+                       "t AS (UPDATE tiles SET state = 'done', labels = $4, divergent = $5, "
+                       "lane_steps = $6, finished_ms = $7, lease_until = 0 WHERE job_id = $1 "
+                       "AND idx = $2 AND attempt = $3 AND state = 'leased' AND count = $8 "
+                       "AND EXISTS (SELECT 1 FROM lk) RETURNING count), "
                        "a AS (UPDATE tile_attempts SET outcome = 'done', ended_ms = $7 "
                        "WHERE job_id = $1 AND idx = $2 AND attempt = $3 "
                        "AND EXISTS (SELECT 1 FROM t)) "
@@ -217,6 +247,15 @@ static int read_lease(const struct sq_row *r, void *ctx)
     return ret == QUEUE_OK && !out->spec_json ? QUEUE_EIO : ret; /* a study tile needs its cell */
 }
 
+/* G_CLAIM's row: read_lease's columns, then the tile's index. */
+static int read_claim(const struct sq_row *r, void *ctx)
+{
+    struct tile_claim *out = ctx;
+
+    out->idx = sq_col_int(r, 7);
+    return read_lease(r, ctx);
+}
+
 /* Tries this many runnable jobs, in fairness order, for a pending tile
  * nobody else is claiming, before saying there is none. */
 #define CLAIM_JOBS 16
@@ -224,7 +263,6 @@ static int read_lease(const struct sq_row *r, void *ctx)
 static int claim_tx(struct store *s, void *ctx)
 {
     struct claim *c = ctx;
-    int64_t idx;
     int ret, tries;
 
     tile_claim_free(c->out);
@@ -237,20 +275,15 @@ static int claim_tx(struct store *s, void *ctx)
                      read_pick, c);
         if (ret != QUEUE_OK)
             break; /* QUEUE_ENOENT: nothing pending */
-        ret = sq_int(s, SQL(G_PICK_TILE), SQ_ARGS(SQ_I(c->after_id)), &idx);
-        if (ret == QUEUE_ENOENT) {
-            ret = QUEUE_OK; /* all its pending tiles are being claimed: the next job */
-            continue;
+        ret = pq_rows(s, SQL(G_CLAIM),
+                      SQ_ARGS(SQ_I(c->after_id), SQ_I(c->now_ms), SQ_I(c->now_ms + c->lease_ms)),
+                      read_claim, c->out);
+        if (ret == QUEUE_OK && c->out->spec_json) {
+            c->out->job_id = c->after_id;
+            return QUEUE_OK;
         }
-        c->out->job_id = c->after_id;
-        c->out->idx = idx;
-        if (ret == QUEUE_OK)
-            ret = pq_rows(s, SQL(G_LEASE),
-                          SQ_ARGS(SQ_I(c->after_id), SQ_I(idx), SQ_I(c->now_ms),
-                                  SQ_I(c->now_ms + c->lease_ms)),
-                          read_lease, c->out);
-        if (ret == QUEUE_OK && c->out->spec_json)
-            return QUEUE_OK; /* else no row: the job stopped meanwhile; the next one */
+        /* else no row: the job stopped meanwhile, or every pending tile of
+         * it is being claimed by someone else; the next one */
     }
     return ret == QUEUE_OK ? QUEUE_ENOENT : ret;
 }
@@ -304,7 +337,16 @@ static int finish_tx(struct store *s, void *ctx)
     memset(&f->st, 0, sizeof f->st);
     ret = light(s);
     if (ret == QUEUE_OK)
-        ret = sq_row(s, SQL(G_FINISH_READ), SQ_ARGS(SQ_I(f->job_id), SQ_I(f->idx)), read_finish,
+        ret = sq_row(s, SQL(G_FINISH_FAST),
+                     SQ_ARGS(SQ_I(f->job_id), SQ_I(f->idx), SQ_I(f->attempt),
+                             SQ_B(f->labels, f->len), SQ_I(f->divergent), SQ_I(f->lane_steps),
+                             SQ_I(f->now_ms), SQ_I(f->count)),
+                     read_complete, f->complete);
+    if (ret != QUEUE_ENOENT)
+        return ret; /* saved, or an error */
+    /* Not saved: read under the job's lock why (or whether this attempt
+     * saved it already: a retried call), as a save with no fast path. */
+    ret = sq_row(s, SQL(G_FINISH_READ), SQ_ARGS(SQ_I(f->job_id), SQ_I(f->idx)), read_finish,
                      &f->st);
     if (ret == QUEUE_OK)
         ret = sq_finish_check(&f->st, f->attempt, f->count, f->complete);
@@ -334,8 +376,20 @@ static int pg_finish_tile(struct store *s, int64_t job_id, int64_t idx, int atte
                        .lane_steps = lane_steps,
                        .now_ms = now_ms,
                        .complete = job_complete};
-    int ret = pq_tx(s, finish_tx, &f);
+    int ret;
 
+    /* A session that commits lightly (a worker's) saves with the one
+     * statement alone, no BEGIN/COMMIT round trips around it: the job's
+     * row is then held only while the statement runs. Anything but a save
+     * (no row, a deadlock) goes the transaction's way, which says why. */
+    *job_complete = 0;
+    if (!s->sync_full &&
+        sq_row(s, SQL(G_FINISH_FAST),
+               SQ_ARGS(SQ_I(job_id), SQ_I(idx), SQ_I(attempt), SQ_B(labels, len),
+                       SQ_I(divergent), SQ_I(lane_steps), SQ_I(now_ms), SQ_I(count)),
+               read_complete, job_complete) == QUEUE_OK)
+        return QUEUE_OK;
+    ret = pq_tx(s, finish_tx, &f);
     if (ret != QUEUE_OK)
         *job_complete = 0;
     return ret;

@@ -4,7 +4,9 @@
 # package's `postgres` user), listening on a free port of 127.0.0.1 only,
 # its unix socket in the temporary directory, trust auth for the role "tb"
 # (loopback only: nothing else can reach it). fsync is off: the cluster is
-# thrown away, and durability is the engine's, not ours to test here.
+# thrown away, and durability is the engine's, not ours to test here;
+# TB_PG_DURABLE=1 turns it on (make bench compares it with a SQLite file);
+# TB_PG_EXTRA adds server options (for profiling: -c shared_preload_libraries=...).
 #
 # Sourced (POSIX sh):
 #   tb_pg_start   starts it; sets and exports TB_PG_URI (postgresql://tb@127.0.0.1:PORT),
@@ -37,9 +39,11 @@ tb_pg__free_port() {
 }
 
 tb_pg__ctl_start() { # the server of $TB_PG_DIR on $TB_PG_PORT
+    dur="-c fsync=off -c full_page_writes=off"
+    [ "${TB_PG_DURABLE:-0}" = 1 ] && dur="-c fsync=on -c full_page_writes=on"
     tb_pg__as "$TB_PG_BIN/pg_ctl" -D "$TB_PG_DIR/data" -l "$TB_PG_DIR/server.log" -w -t 30 \
-        -o "-p $TB_PG_PORT -k $TB_PG_DIR -c listen_addresses=127.0.0.1 -c fsync=off \
-            -c full_page_writes=off -c max_connections=300 -c shared_buffers=32MB" start
+        -o "-p $TB_PG_PORT -k $TB_PG_DIR -c listen_addresses=127.0.0.1 $dur \
+            -c max_connections=300 -c shared_buffers=32MB ${TB_PG_EXTRA:-}" start
 }
 
 # tb_pg_server stop|start: stops the running server (-m fast: clients are
