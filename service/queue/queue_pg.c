@@ -76,8 +76,8 @@ static const char *const sql_text[G__END - STORE_OWN_STMT_BASE] = {
     /* Fairness: among runnable jobs with a pending tile, the one leased the
      * fewest times so far, then the oldest, after (tiles_leased, id) =
      * ($1, $2): the next one when every pending tile of a job is being
-     * claimed by someone else. No lock here: the claim then locks the
-     * job's row (G_JOB_LOCK), then the tile. */
+     * claimed by someone else. No lock here: G_CLAIM then locks the
+     * job's row, then the tile. */
     S(G_PICK_JOB) = "SELECT j.id, j.tiles_leased FROM jobs AS j "
                     "WHERE j.status IN ('queued', 'running') AND (j.tiles_leased, j.id) > ($1, $2) "
                     "AND EXISTS (SELECT 1 FROM tiles AS t WHERE t.job_id = j.id "
