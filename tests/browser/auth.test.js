@@ -25,19 +25,23 @@ run(shots, async (browser) => {
     await page.dispatchEvent('#token', 'change');
     await page.waitForFunction(() => document.querySelector('#conn').textContent === '');
 
-    // A job submitted with the token (the reference path, slow enough to
-    // watch), which the page must follow live.
-    const spec = {
-      name: 'auth: multiplicative', precision: 'reference', steps: 8000,
-      model: { family: 'multiplicative', amplitude: 0.2, wavelength: 0.1 }, lr: { levels: 15 },
-    };
-    const auth = { Authorization: 'Bearer ' + tok };
-    const sr = await page.request.post(new URL('/v1/jobs', url).href, { data: spec, headers: auth });
-    assert(sr.status() === 202, 'submit with the token: ' + sr.status());
-    const id = (await sr.json()).id;
-    await page.waitForSelector('#jobs tr[data-id="' + id + '"]', { timeout: 10000 });
-    log('token set: the list loads');
-    await page.click('#jobs tr[data-id="' + id + '"]');
+    // A job submitted through the page's form, which sends the token and
+    // selects the new job at once, so the page follows it from its first
+    // tile. The reference engine at levels 16, slow enough to watch even on
+    // a fast CPU (a job submitted behind the page's back and clicked once
+    // the list showed it was over before its stream opened, on CI).
+    await page.waitForFunction(() => window.trainbound);
+    await page.selectOption('#preset', 'multiplicative');
+    await page.waitForFunction(() => document.querySelector('[name="model.amplitude"]').value === '0.2');
+    await page.fill('[name="lr.levels"]', '16');
+    await page.fill('[name="fit.max_level"]', '16');
+    await page.fill('[name="name"]', 'auth: multiplicative');
+    await page.selectOption('[name="precision"]', 'reference');
+    await page.click('#submit-btn');
+    await page.waitForSelector('#jobs tr.sel', { timeout: 10000 });
+    const id = await page.evaluate(() => window.trainbound.selected);
+    assert(id > 0, 'the job submitted with the token is selected');
+    log('token set: the form submits and the list loads');
     const seen = new Set();
     for (let i = 0; i < 1200; i++) {
       const s = await page.evaluate(() => ({
